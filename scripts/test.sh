@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs everything the test suite needs on a fresh Debian machine, then runs
+# ruff, mypy and pytest. `.ci/run` runs exactly this script.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Real peers the tests compare against (Prometheus, node_exporter).
+apt_packages=(prometheus prometheus-node-exporter)
+missing=()
+for p in "${apt_packages[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    sudo_cmd=""
+    [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# The Debian packages start their services; tests run their own copies on free ports.
+for svc in prometheus prometheus-node-exporter; do
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
+        systemctl stop "$svc" || true
+    fi
+done
+
+python3 -m pip install -q --disable-pip-version-check -e '.[test]'
+
+python3 -m ruff check tidewatch tests bench
+python3 -m ruff format --check tidewatch tests bench
+python3 -m mypy
+python3 -m pytest "$@"

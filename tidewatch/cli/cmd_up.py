@@ -1,0 +1,126 @@
+"""``tidewatch up``: run the server."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from typing import Any
+
+from tidewatch.config.loader import ConfigError, default_config, load_config, parse_size
+from tidewatch.config.model import DEFAULT_LISTEN, Config
+from tidewatch.duration import DurationError, parse_duration
+
+DEFAULT_DATA_DIR = "data"
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "up",
+        help="run tidewatch (scrape, store, query) on one port",
+        description="Run tidewatch. Without --config it scrapes itself and this host every 15s.",
+    )
+    p.add_argument(
+        "--config", "--config.file", dest="config", default="",
+        help="tidewatch.yml or prometheus.yml (default: built-in config)",
+    )
+    p.add_argument(
+        "--data-dir", "--storage.tsdb.path", dest="data_dir", default="",
+        help=f"data directory (default: ./{DEFAULT_DATA_DIR}, as Prometheus)",
+    )
+    p.add_argument(
+        "--listen", "--web.listen-address", dest="listen", default="",
+        help=f"address to serve every API on (default {DEFAULT_LISTEN})",
+    )
+    p.add_argument("--storage.tsdb.retention.time", dest="retention_time", default="")
+    p.add_argument("--storage.tsdb.retention.size", dest="retention_size", default="")
+    p.add_argument("--web.external-url", dest="external_url", default="")
+    p.add_argument("--query.timeout", dest="query_timeout", default="")
+    p.add_argument("--query.max-samples", dest="query_max_samples", type=int, default=0)
+    p.add_argument("--query.lookback-delta", dest="lookback_delta", default="")
+    p.add_argument("--log.level", dest="log_level", default="info",
+                   choices=["debug", "info", "warn", "error"])
+    # Accepted for command-line compatibility with Prometheus; they change nothing here.
+    for flag in ("--web.console.templates", "--web.console.libraries"):
+        p.add_argument(flag, default="", help=argparse.SUPPRESS)
+    for flag in ("--web.enable-lifecycle", "--web.enable-admin-api",
+                 "--web.enable-remote-write-receiver"):
+        p.add_argument(flag, action="store_true", help=argparse.SUPPRESS)
+    p.set_defaults(func=run)
+
+
+def resolve_config(args: argparse.Namespace) -> Config:
+    """The effective config: file (or default), then command-line overrides."""
+    listen = args.listen or DEFAULT_LISTEN
+    cfg = load_config(args.config) if args.config else default_config(listen)
+    if args.listen:
+        cfg.server.listen = args.listen
+    if args.data_dir:
+        cfg.storage.path = args.data_dir
+    if not cfg.storage.path:
+        cfg.storage.path = DEFAULT_DATA_DIR
+    if args.retention_time:
+        cfg.storage.retention_time_ms = parse_duration(args.retention_time)
+    if args.retention_size:
+        cfg.storage.retention_size_bytes = parse_size(args.retention_size)
+    if args.external_url:
+        cfg.server.external_url = args.external_url
+    if args.query_timeout:
+        cfg.server.query_timeout_ms = parse_duration(args.query_timeout)
+    if args.query_max_samples:
+        cfg.server.query_max_samples = args.query_max_samples
+    if args.lookback_delta:
+        cfg.server.lookback_delta_ms = parse_duration(args.lookback_delta)
+    return cfg
+
+
+def flags_of(args: argparse.Namespace, cfg: Config) -> dict[str, str]:
+    """What /api/v1/status/flags shows, under Prometheus's flag names."""
+    return {
+        "config.file": args.config,
+        "storage.tsdb.path": cfg.storage.path,
+        "storage.tsdb.retention.time": args.retention_time or "15d",
+        "storage.tsdb.retention.size": args.retention_size or "0B",
+        "web.listen-address": cfg.server.listen,
+        "web.external-url": cfg.server.external_url,
+        "query.timeout": args.query_timeout or "2m",
+        "query.max-samples": str(cfg.server.query_max_samples),
+        "query.lookback-delta": args.lookback_delta or "5m",
+        "log.level": args.log_level,
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper().replace("WARN", "WARNING")),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        cfg = resolve_config(args)
+    except ConfigError as exc:
+        print(f"error: {exc}\nFix the file, then check it with: tidewatch check config {args.config}",
+              file=sys.stderr)
+        return 1
+    except (DurationError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    from tidewatch.server import Tidewatch
+
+    server = Tidewatch(config=cfg, config_path=args.config, flags=flags_of(args, cfg))
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover - uvloop is a dependency, but stay runnable
+        pass
+    try:
+        asyncio.run(server.run_forever())
+    except OSError as exc:
+        print(f"error: {exc}\nIs another process using {cfg.server.listen}? "
+              "Pick another address with --listen.", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0

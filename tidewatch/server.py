@@ -1,0 +1,183 @@
+"""The running tidewatch server: owns the stages and wires them together.
+
+Start-up order follows the data flow: open the store (replaying its WAL), start
+the HTTP server (ready=false until replay is done), then start scraping. Reload
+swaps the configuration only when the new one loads cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from tidewatch.collectors.host import HostCollector
+from tidewatch.collectors.self_metrics import SelfMetrics
+from tidewatch.config.loader import load_config
+from tidewatch.config.model import Config
+from tidewatch.ingest.manager import ScrapeManager
+from tidewatch.promql.engine import Engine
+from tidewatch.tsdb import TSDB, TSDBOptions
+from tidewatch.web.app import build_app
+
+log = logging.getLogger("tidewatch")
+
+
+def split_listen(addr: str) -> tuple[str, int]:
+    """``host:port`` (or ``:port``, or ``[::1]:port``) → (host, port)."""
+    host, sep, port = addr.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"listen address {addr!r} must be host:port, e.g. 127.0.0.1:9090")
+    host = host.strip("[]") or "0.0.0.0"
+    return host, int(port)
+
+
+def tsdb_options(cfg: Config) -> TSDBOptions:
+    st = cfg.storage
+    return TSDBOptions(
+        retention_ms=st.retention_time_ms,
+        retention_bytes=st.retention_size_bytes,
+        wal_sync_interval_ms=st.wal_sync_interval_ms,
+        block_duration_ms=st.block_duration_ms,
+        out_of_order_window_ms=st.out_of_order_time_window_ms,
+    )
+
+
+def print_progress(phase: str, fraction: float) -> None:
+    print(f"\r{phase}: {fraction * 100:5.1f}%", end="" if fraction < 1 else "\n", file=sys.stderr)
+
+
+@dataclass
+class Tidewatch:
+    """The whole server. ``config_path`` is re-read on reload ("" = built-in default)."""
+
+    config: Config
+    config_path: str
+    flags: dict[str, str] = field(default_factory=dict)
+    ready: bool = False
+    start_time: float = field(default_factory=time.time)
+    last_reload_success: bool = True
+    last_reload_time: float = field(default_factory=time.time)
+
+    def __post_init__(self) -> None:
+        self.self_metrics = SelfMetrics()
+        self.host_collector = HostCollector()
+        srv = self.config.server
+        self.engine = Engine(
+            lookback_delta_ms=srv.lookback_delta_ms,
+            max_samples=srv.query_max_samples,
+            timeout_ms=srv.query_timeout_ms,
+        )
+        self._runner: web.AppRunner | None = None
+        self._stopped = asyncio.Event()
+        self._reload_lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        os.makedirs(self.config.storage.path, exist_ok=True)
+        log.info("opening storage in %s", self.config.storage.path)
+        self.tsdb = await asyncio.to_thread(
+            TSDB.open, self.config.storage.path, tsdb_options(self.config), print_progress
+        )
+        self.tsdb.start_background()
+        self.scrape_manager = ScrapeManager(
+            self.tsdb, external_labels=self.config.prometheus.global_.external_labels
+        )
+        for source in (self.tsdb, self.scrape_manager):
+            self.self_metrics.add_source(source)
+
+        app = build_app(self)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        host, port = split_listen(self.config.server.listen)
+        site = web.TCPSite(self._runner, host, port, reuse_address=True)
+        await site.start()
+        log.info("listening on http://%s", self.config.server.listen)
+
+        await self.scrape_manager.apply_config(self.config)
+        self.ready = True
+
+    async def reload(self) -> None:
+        """Load the config file again; on error the running config stays."""
+        async with self._reload_lock:
+            self.last_reload_time = time.time()
+            if not self.config_path:
+                self.last_reload_success = True
+                return
+            try:
+                new = await asyncio.to_thread(load_config, self.config_path)
+            except Exception:
+                self.last_reload_success = False
+                raise
+            # Storage and listen address are fixed for the life of the process.
+            new.storage = self.config.storage
+            new.server.listen = self.config.server.listen
+            await self.scrape_manager.apply_config(new)
+            self.config = new
+            self.last_reload_success = True
+            log.info("configuration reloaded from %s", self.config_path)
+
+    async def _reload_from_signal(self) -> None:
+        try:
+            await self.reload()
+        except Exception as exc:
+            log.error("reload refused, keeping the running configuration: %s", exc)
+
+    def runtime_info(self) -> dict[str, Any]:
+        return {
+            "startTime": _rfc3339(self.start_time),
+            "CWD": os.getcwd(),
+            "reloadConfigSuccess": self.last_reload_success,
+            "lastConfigTime": _rfc3339(self.last_reload_time),
+            "corruptionCount": 0,
+            "goroutineCount": len(asyncio.all_tasks()),
+            "GOMAXPROCS": os.cpu_count() or 1,
+            "GOMEMLIMIT": 0,
+            "GOGC": "",
+            "GODEBUG": "",
+            "storageRetention": _retention_text(self.config),
+        }
+
+    async def stop(self) -> None:
+        self.ready = False
+        if hasattr(self, "scrape_manager"):
+            await self.scrape_manager.stop()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if hasattr(self, "tsdb"):
+            await asyncio.to_thread(self.tsdb.close)
+
+    async def run_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._stopped.set)
+        loop.add_signal_handler(
+            signal.SIGHUP, lambda: asyncio.ensure_future(self._reload_from_signal())
+        )
+        await self.start()
+        try:
+            await self._stopped.wait()
+        finally:
+            log.info("shutting down")
+            await self.stop()
+
+
+def _rfc3339(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def _retention_text(cfg: Config) -> str:
+    from tidewatch.duration import format_duration
+
+    parts = []
+    if cfg.storage.retention_time_ms:
+        parts.append(format_duration(cfg.storage.retention_time_ms))
+    if cfg.storage.retention_size_bytes:
+        parts.append(f"{cfg.storage.retention_size_bytes}B")
+    return " or ".join(parts)

@@ -1,0 +1,36 @@
+"""What the HTTP handlers need from the running server, as one narrow interface.
+
+Handlers never reach into the server object itself; tests can hand them any object
+with these attributes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from tidewatch.collectors.host import HostCollector
+from tidewatch.collectors.self_metrics import SelfMetrics
+from tidewatch.config.model import Config
+from tidewatch.ingest.manager import ScrapeManager
+from tidewatch.promql.engine import Engine
+from tidewatch.tsdb import TSDB
+
+
+class Services(Protocol):
+    config: Config
+    tsdb: TSDB
+    scrape_manager: ScrapeManager
+    engine: Engine
+    self_metrics: SelfMetrics
+    host_collector: HostCollector
+    flags: dict[str, str]
+    ready: bool
+    start_time: float
+    last_reload_success: bool
+    last_reload_time: float
+
+    async def reload(self) -> None:
+        """Re-read the config file; raise ``ConfigError`` and keep the old one if it is bad."""
+        ...
+
+    def runtime_info(self) -> dict[str, Any]: ...
