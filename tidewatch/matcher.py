@@ -29,12 +29,38 @@ class RegexError(ValueError):
     pass
 
 
+def _quiet_options() -> re2.Options:
+    # RE2 would print every bad user pattern to stderr; the error is reported instead.
+    opts = re2.Options()
+    opts.log_errors = False
+    return opts
+
+
+_OPTIONS = _quiet_options()
+
+
+def _error_text(exc: Exception) -> str:
+    arg = exc.args[0] if exc.args else ""
+    return arg.decode(errors="replace") if isinstance(arg, bytes) else str(arg)
+
+
+def compile_regex(pattern: str) -> re2._Regexp:
+    """Compile an unanchored RE2 pattern (LogQL line filters, ``|~``)."""
+    try:
+        return re2.compile(pattern, _OPTIONS)
+    except re2.error as exc:
+        raise RegexError(f"error parsing regexp: {_error_text(exc)}") from None
+
+
 def compile_anchored(pattern: str) -> re2._Regexp:
     """Compile ``pattern`` fully anchored with RE2; raise :class:`RegexError` if invalid."""
     try:
-        return re2.compile(f"^(?s:{pattern})$")
+        return re2.compile(f"^(?s:{pattern})$", _OPTIONS)
     except re2.error as exc:
-        raise RegexError(f"error parsing regexp: {exc}: `{pattern}`") from None
+        # RE2 says "<problem>: <fragment of the anchored pattern>"; show the user's own
+        # pattern, in Go's style.
+        problem = _error_text(exc).split(": ", 1)[0]
+        raise RegexError(f"error parsing regexp: {problem}: `{pattern}`") from None
 
 
 def _literal_alternatives(pattern: str) -> list[str] | None:
@@ -117,5 +143,3 @@ def _quote(value: str) -> str:
 
 def matches_all(matchers: Sequence[Matcher], lbls: Labels) -> bool:
     return all(m.matches_labels(lbls) for m in matchers)
-
-

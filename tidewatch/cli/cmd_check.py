@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
-from tidewatch.config.loader import ConfigError, load_config
+from tidewatch.config import check_config_files
 
 
 def register(sub: Any) -> None:
@@ -18,19 +17,4 @@ def register(sub: Any) -> None:
 
 
 def check_config(args: argparse.Namespace) -> int:
-    failed = False
-    for path in args.files:
-        try:
-            cfg = load_config(path)
-        except ConfigError as exc:
-            print(f"FAILED: {exc}", file=sys.stderr)
-            failed = True
-            continue
-        except OSError as exc:
-            print(f"FAILED: {path}: {exc.strerror}", file=sys.stderr)
-            failed = True
-            continue
-        jobs = len(cfg.prometheus.scrape_configs)
-        rules = len(cfg.prometheus.rule_files)
-        print(f"SUCCESS: {path} is valid ({jobs} scrape jobs, {rules} rule files)")
-    return 1 if failed else 0
+    return check_config_files(list(args.files))

@@ -48,8 +48,10 @@ def restore(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"error: restore failed: {exc}", file=sys.stderr)
         return 1
-    print(f"restored {args.src} into {args.data_dir}; start with: tidewatch up --data-dir "
-          f"{args.data_dir}")
+    print(
+        f"restored {args.src} into {args.data_dir}; start with: tidewatch up --data-dir "
+        f"{args.data_dir}"
+    )
     return 0
 
 

@@ -90,8 +90,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         body = _call(args.url, path, params, args.token)
     except (urllib.error.URLError, OSError) as exc:
-        print(f"error: cannot reach {args.url}: {exc}\nIs tidewatch running? Start it with: "
-              "tidewatch up", file=sys.stderr)
+        print(
+            f"error: cannot reach {args.url}: {exc}\nIs tidewatch running? Start it with: "
+            "tidewatch up",
+            file=sys.stderr,
+        )
         return 1
     if args.json:
         print(json.dumps(body, indent=2))

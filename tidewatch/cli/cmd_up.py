@@ -8,9 +8,14 @@ import logging
 import sys
 from typing import Any
 
-from tidewatch.config.loader import ConfigError, default_config, load_config, parse_size
+from tidewatch.config import (
+    ConfigError,
+    apply_flag_overrides,
+    apply_retention_flag,
+    default_config,
+    load_config,
+)
 from tidewatch.config.model import DEFAULT_LISTEN, Config
-from tidewatch.duration import DurationError, parse_duration
 
 DEFAULT_DATA_DIR = "data"
 
@@ -22,15 +27,24 @@ def register(sub: Any) -> None:
         description="Run tidewatch. Without --config it scrapes itself and this host every 15s.",
     )
     p.add_argument(
-        "--config", "--config.file", dest="config", default="",
+        "--config",
+        "--config.file",
+        dest="config",
+        default="",
         help="tidewatch.yml or prometheus.yml (default: built-in config)",
     )
     p.add_argument(
-        "--data-dir", "--storage.tsdb.path", dest="data_dir", default="",
+        "--data-dir",
+        "--storage.tsdb.path",
+        dest="data_dir",
+        default="",
         help=f"data directory (default: ./{DEFAULT_DATA_DIR}, as Prometheus)",
     )
     p.add_argument(
-        "--listen", "--web.listen-address", dest="listen", default="",
+        "--listen",
+        "--web.listen-address",
+        dest="listen",
+        default="",
         help=f"address to serve every API on (default {DEFAULT_LISTEN})",
     )
     p.add_argument("--storage.tsdb.retention.time", dest="retention_time", default="")
@@ -39,13 +53,17 @@ def register(sub: Any) -> None:
     p.add_argument("--query.timeout", dest="query_timeout", default="")
     p.add_argument("--query.max-samples", dest="query_max_samples", type=int, default=0)
     p.add_argument("--query.lookback-delta", dest="lookback_delta", default="")
-    p.add_argument("--log.level", dest="log_level", default="info",
-                   choices=["debug", "info", "warn", "error"])
+    p.add_argument(
+        "--log.level", dest="log_level", default="info", choices=["debug", "info", "warn", "error"]
+    )
     # Accepted for command-line compatibility with Prometheus; they change nothing here.
     for flag in ("--web.console.templates", "--web.console.libraries"):
         p.add_argument(flag, default="", help=argparse.SUPPRESS)
-    for flag in ("--web.enable-lifecycle", "--web.enable-admin-api",
-                 "--web.enable-remote-write-receiver"):
+    for flag in (
+        "--web.enable-lifecycle",
+        "--web.enable-admin-api",
+        "--web.enable-remote-write-receiver",
+    ):
         p.add_argument(flag, action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=run)
 
@@ -54,24 +72,18 @@ def resolve_config(args: argparse.Namespace) -> Config:
     """The effective config: file (or default), then command-line overrides."""
     listen = args.listen or DEFAULT_LISTEN
     cfg = load_config(args.config) if args.config else default_config(listen)
-    if args.listen:
-        cfg.server.listen = args.listen
-    if args.data_dir:
-        cfg.storage.path = args.data_dir
+    overrides = {
+        "web.listen-address": args.listen,
+        "storage.tsdb.path": args.data_dir,
+        "web.external-url": args.external_url,
+        "query.timeout": args.query_timeout,
+        "query.max-samples": str(args.query_max_samples) if args.query_max_samples else "",
+        "query.lookback-delta": args.lookback_delta,
+    }
+    apply_flag_overrides(cfg, {k: v for k, v in overrides.items() if v})
+    apply_retention_flag(cfg, args.retention_time or None, args.retention_size or None)
     if not cfg.storage.path:
         cfg.storage.path = DEFAULT_DATA_DIR
-    if args.retention_time:
-        cfg.storage.retention_time_ms = parse_duration(args.retention_time)
-    if args.retention_size:
-        cfg.storage.retention_size_bytes = parse_size(args.retention_size)
-    if args.external_url:
-        cfg.server.external_url = args.external_url
-    if args.query_timeout:
-        cfg.server.query_timeout_ms = parse_duration(args.query_timeout)
-    if args.query_max_samples:
-        cfg.server.query_max_samples = args.query_max_samples
-    if args.lookback_delta:
-        cfg.server.lookback_delta_ms = parse_duration(args.lookback_delta)
     return cfg
 
 
@@ -99,10 +111,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         cfg = resolve_config(args)
     except ConfigError as exc:
-        print(f"error: {exc}\nFix the file, then check it with: tidewatch check config {args.config}",
-              file=sys.stderr)
+        print(
+            f"error: {exc}\nFix the file, then check it with: tidewatch check config {args.config}",
+            file=sys.stderr,
+        )
         return 1
-    except (DurationError, ValueError) as exc:
+    except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
@@ -118,8 +132,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         asyncio.run(server.run_forever())
     except OSError as exc:
-        print(f"error: {exc}\nIs another process using {cfg.server.listen}? "
-              "Pick another address with --listen.", file=sys.stderr)
+        print(
+            f"error: {exc}\nIs another process using {cfg.server.listen}? "
+            "Pick another address with --listen.",
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:
         pass

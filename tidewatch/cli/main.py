@@ -34,10 +34,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if args_list and args_list[0].startswith("-") and args_list[0] not in (
-        "-h",
-        "--help",
-        "--version",
+    if (
+        args_list
+        and args_list[0].startswith("-")
+        and args_list[0]
+        not in (
+            "-h",
+            "--help",
+            "--version",
+        )
     ):
         args_list.insert(0, "up")
     parser = build_parser()

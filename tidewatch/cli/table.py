@@ -10,6 +10,7 @@ def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     for row in rows:
         for i, cell in enumerate(row):
             widths[i] = max(widths[i], len(cell))
+
     # The last column is left ragged so long label sets don't pad every line.
     def line(cells: Sequence[str]) -> str:
         padded = [c.ljust(widths[i]) for i, c in enumerate(cells[:-1])]

@@ -257,3 +257,42 @@ def parse_udev_properties(text: str) -> dict[str, str]:
             key, _, value = line[2:].partition("=")
             out[key] = value
     return out
+
+
+def parse_sockstat(text: str) -> list[tuple[str, list[tuple[str, float]]]]:
+    """/proc/net/sockstat{,6} (`TCP: inuse 2 orphan 0 ...`) -> [(proto, [(field, value)])]."""
+    out: list[tuple[str, list[tuple[str, float]]]] = []
+    for line in text.splitlines():
+        proto, sep, rest = line.partition(":")
+        if not sep:
+            continue
+        parts = rest.split()
+        out.append(
+            (proto.strip(), [(parts[i], float(parts[i + 1])) for i in range(0, len(parts) - 1, 2)])
+        )
+    return out
+
+
+def parse_softnet(text: str) -> list[tuple[float, float, float]]:
+    """/proc/net/softnet_stat, one hex row per CPU -> (processed, dropped, time_squeezed)."""
+    rows: list[tuple[float, float, float]] = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 3:
+            rows.append(
+                (float(int(parts[0], 16)), float(int(parts[1], 16)), float(int(parts[2], 16)))
+            )
+    return rows
+
+
+def parse_conntrack_stat(text: str) -> dict[str, float]:
+    """/proc/net/stat/nf_conntrack (header, then one hex row per CPU) -> totals over CPUs."""
+    lines = text.splitlines()
+    if not lines:
+        return {}
+    names = lines[0].split()
+    totals = dict.fromkeys(names, 0.0)
+    for line in lines[1:]:
+        for name, raw in zip(names, line.split(), strict=False):
+            totals[name] += int(raw, 16)
+    return totals

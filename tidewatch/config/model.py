@@ -35,6 +35,7 @@ class BasicAuth:
     username: str = ""
     password: Secret | None = None
     password_file: str = ""
+    username_file: str = ""
 
 
 @dataclass
@@ -52,6 +53,11 @@ class TLSConfig:
     server_name: str = ""
     insecure_skip_verify: bool = False
     min_version: str = ""
+    max_version: str = ""
+    # Inline PEM alternatives to the *_file fields.
+    ca: str = ""
+    cert: str = ""
+    key: Secret | None = None
 
 
 @dataclass
@@ -62,6 +68,8 @@ class HTTPClientConfig:
     proxy_url: str = ""
     follow_redirects: bool = True
     enable_http2: bool = True
+    no_proxy: str = ""
+    proxy_from_environment: bool = False
 
 
 @dataclass
@@ -113,7 +121,9 @@ class ScrapeConfig:
     label_value_length_limit: int = 0
     target_limit: int = 0
     scrape_protocols: list[str] = field(default_factory=list)
+    fallback_scrape_protocol: str = ""
     enable_compression: bool = True
+    keep_dropped_targets: int = 0
     static_configs: list[StaticConfig] = field(default_factory=list)
     file_sd_configs: list[FileSDConfig] = field(default_factory=list)
     http_sd_configs: list[HTTPSDConfig] = field(default_factory=list)
@@ -128,6 +138,18 @@ class GlobalConfig:
     evaluation_interval_ms: int = DEFAULT_EVALUATION_INTERVAL_MS
     external_labels: dict[str, str] = field(default_factory=dict)
     query_log_file: str = ""
+    rule_query_offset_ms: int = 0
+    scrape_protocols: list[str] = field(default_factory=list)
+    # Defaults every scrape config inherits when it leaves the field at 0.
+    body_size_limit: int = 0
+    sample_limit: int = 0
+    target_limit: int = 0
+    label_limit: int = 0
+    label_name_length_limit: int = 0
+    label_value_length_limit: int = 0
+    keep_dropped_targets: int = 0
+    # "legacy" (classic [a-zA-Z_][a-zA-Z0-9_]* label names, the default here) or "utf8".
+    metric_name_validation_scheme: str = ""
 
 
 @dataclass
@@ -142,6 +164,10 @@ class PrometheusConfig:
     remote_write: list[dict[str, Any]] = field(default_factory=list)
     remote_read: list[dict[str, Any]] = field(default_factory=list)
     storage: dict[str, Any] = field(default_factory=dict)
+    # Globs of extra files holding more scrape_configs (already merged into scrape_configs).
+    scrape_config_files: list[str] = field(default_factory=list)
+    # Sections tidewatch accepts but does not act on (runtime, tracing, otlp), as read.
+    other_sections: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -177,3 +203,5 @@ class Config:
     source_path: str = ""
     # The original YAML text, shown (with secrets masked) by /api/v1/status/config.
     source_text: str = ""
+    # Sections later parts own (alertmanager, logs, dashboards, auth, rules), as read.
+    sections: dict[str, Any] = field(default_factory=dict)

@@ -12,7 +12,7 @@ import enum
 from dataclasses import dataclass
 
 
-class ValueType(str, enum.Enum):
+class ValueType(enum.StrEnum):
     NONE = "none"
     SCALAR = "scalar"
     VECTOR = "vector"
@@ -112,8 +112,19 @@ FUNCTIONS: dict[str, Function] = {
         _f("histogram_stdvar", [V.VECTOR], V.VECTOR),
         _f("histogram_fraction", [V.SCALAR, V.SCALAR, V.VECTOR], V.VECTOR),
         _f("histogram_quantile", [V.SCALAR, V.VECTOR], V.VECTOR),
-        _f("histogram_quantiles", [V.VECTOR, V.STRING, V.SCALAR, V.SCALAR], V.VECTOR, variadic=9, experimental=True),
-        _f("double_exponential_smoothing", [V.MATRIX, V.SCALAR, V.SCALAR], V.VECTOR, experimental=True),
+        _f(
+            "histogram_quantiles",
+            [V.VECTOR, V.STRING, V.SCALAR, V.SCALAR],
+            V.VECTOR,
+            variadic=9,
+            experimental=True,
+        ),
+        _f(
+            "double_exponential_smoothing",
+            [V.MATRIX, V.SCALAR, V.SCALAR],
+            V.VECTOR,
+            experimental=True,
+        ),
         _f("hour", [V.VECTOR], V.VECTOR, variadic=1),
         _f("idelta", [V.MATRIX], V.VECTOR),
         _f("increase", [V.MATRIX], V.VECTOR),

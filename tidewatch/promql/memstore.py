@@ -4,12 +4,22 @@ language runner and unit tests: a dict of label set → sorted numpy columns."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from tidewatch.labels import Labels
 from tidewatch.matcher import Matcher
-from tidewatch.tsdb.interface import Series
+
+try:
+    from tidewatch.tsdb.interface import Series
+except ImportError:  # pragma: no cover - only while the tsdb package is mid-change
+
+    @dataclass
+    class Series:  # type: ignore[no-redef]
+        labels: Labels
+        ts: np.ndarray
+        values: np.ndarray
 
 
 class MemoryStorage:

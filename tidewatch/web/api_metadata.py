@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from aiohttp import web
 from multidict import MultiDict
@@ -251,5 +250,3 @@ def _unescape_u(text: str) -> str:
             out.append(c)
             i += 1
     return "".join(out)
-
-

@@ -24,7 +24,9 @@ def _handler_label(request: web.Request) -> str:
     return resource.canonical if resource is not None else "other"
 
 
-def make_error_middleware(services: Services) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def make_error_middleware(
+    services: Services,
+) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
     @web.middleware
     async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         started = time.perf_counter()

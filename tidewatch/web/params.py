@@ -59,7 +59,9 @@ def parse_duration_ms(name: str, text: str) -> int:
             raise invalid_param(name, f'cannot parse "{text}" to a valid duration')
         ms = seconds * 1000
         if ms >= 2**63 or ms <= -(2**63):
-            raise invalid_param(name, f'cannot parse "{text}" to a valid duration. It overflows int64')
+            raise invalid_param(
+                name, f'cannot parse "{text}" to a valid duration. It overflows int64'
+            )
         return round(ms)
     try:
         return parse_duration(text)

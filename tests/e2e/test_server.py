@@ -1,0 +1,226 @@
+"""The real ``tidewatch up`` process over real HTTP: scrape → store → API."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+from tests.e2e.conftest import write_config
+from tests.e2e.harness import MetricsTarget, TidewatchProcess
+
+
+def scrape_config(target: MetricsTarget, extra_jobs: str = "") -> str:
+    return f"""
+storage:
+  wal_sync_interval: 0s
+prometheus:
+  global:
+    scrape_interval: 1s
+    scrape_timeout: 500ms
+    external_labels:
+      site: test
+  scrape_configs:
+    - job_name: demo
+      static_configs:
+        - targets: ["{target.address}"]
+          labels:
+            team: core
+      metric_relabel_configs:
+        - source_labels: [__name__]
+          regex: "go_.*"
+          action: drop
+{extra_jobs}
+"""
+
+
+def test_scrape_store_and_metadata_api(tmp_path: Path, target: MetricsTarget) -> None:
+    cfg = write_config(tmp_path / "tidewatch.yml", scrape_config(target))
+    tw = TidewatchProcess(tmp_path / "data", cfg)
+    tw.start()
+    try:
+        data = tw.wait_for('up{job="demo"}', lambda d: len(d["result"]) == 1)
+        sample = data["result"][0]
+        assert sample["metric"] == {
+            "__name__": "up",
+            "job": "demo",
+            "instance": target.address,
+            "team": "core",
+        }
+        assert sample["value"][1] == "1"
+
+        # metric_relabel_configs dropped go_.* ; the rest is stored with target labels.
+        series = tw.get("/api/v1/series", **{"match[]": '{job="demo"}'}).json()
+        names = {s["__name__"] for s in series["data"]}
+        assert "demo_requests_total" in names and "demo_temperature" in names
+        assert "go_goroutines" not in names
+        assert {
+            "up",
+            "scrape_duration_seconds",
+            "scrape_samples_scraped",
+            "scrape_samples_post_metric_relabeling",
+            "scrape_series_added",
+        } <= names
+
+        labels = tw.get("/api/v1/labels").json()
+        assert labels["status"] == "success"
+        assert {"__name__", "code", "instance", "job", "team"} <= set(labels["data"])
+        values = tw.get("/api/v1/label/code/values").json()["data"]
+        assert values == ["200", "500"]
+
+        limited = tw.get("/api/v1/label/__name__/values", limit="1").json()
+        assert len(limited["data"]) == 1 and limited["warnings"]
+
+        meta = tw.get("/api/v1/metadata", metric="demo_requests_total").json()["data"]
+        assert meta["demo_requests_total"][0]["type"] == "counter"
+        assert meta["demo_requests_total"][0]["help"] == "Requests served."
+
+        targets = tw.get("/api/v1/targets").json()["data"]
+        (active,) = [t for t in targets["activeTargets"] if t["scrapePool"] == "demo"]
+        assert active["health"] == "up" and active["lastError"] == ""
+        assert active["labels"]["team"] == "core"
+        assert active["scrapeUrl"] == f"http://{target.address}/metrics"
+
+        # Error envelope for bad input, never a 500.
+        bad = tw.get("/api/v1/series")
+        assert bad.status == 400
+        assert bad.json() == {
+            "status": "error",
+            "errorType": "bad_data",
+            "error": "no match[] parameter provided",
+        }
+        bad_time = tw.get("/api/v1/series", **{"match[]": "up", "start": "yesterday"})
+        assert bad_time.status == 400 and "start" in bad_time.json()["error"]
+    finally:
+        assert tw.stop() == 0
+
+
+def test_failing_target_is_down_with_reason(tmp_path: Path, target: MetricsTarget) -> None:
+    broken = MetricsTarget("this is { not an exposition\n")
+    try:
+        extra = f"""
+    - job_name: broken
+      static_configs:
+        - targets: ["{broken.address}"]
+    - job_name: unreachable
+      static_configs:
+        - targets: ["127.0.0.1:1"]
+"""
+        cfg = write_config(tmp_path / "tidewatch.yml", scrape_config(target, extra))
+        tw = TidewatchProcess(tmp_path / "data", cfg)
+        tw.start()
+        try:
+            tw.wait_for("up", lambda d: len(d["result"]) == 3)
+            ups = {r["metric"]["job"]: r["value"][1] for r in tw.query("up")["result"]}
+            assert ups == {"demo": "1", "broken": "0", "unreachable": "0"}
+            targets = tw.get("/api/v1/targets").json()["data"]["activeTargets"]
+            by_job = {t["scrapePool"]: t for t in targets}
+            assert by_job["broken"]["health"] == "down" and by_job["broken"]["lastError"]
+            assert by_job["unreachable"]["health"] == "down"
+            assert by_job["unreachable"]["lastError"]
+        finally:
+            tw.stop()
+    finally:
+        broken.close()
+
+
+def test_reload_keeps_old_config_on_error(tmp_path: Path, target: MetricsTarget) -> None:
+    cfg = write_config(tmp_path / "tidewatch.yml", scrape_config(target))
+    tw = TidewatchProcess(tmp_path / "data", cfg)
+    tw.start()
+    try:
+        tw.wait_for('up{job="demo"}', lambda d: len(d["result"]) == 1)
+        cfg.write_text("prometheus:\n  scrape_configs:\n    - job_name: x\n      bogus_field: 1\n")
+        ans = tw.post("/-/reload")
+        assert ans.status == 400
+        assert b"bogus_field" in ans.body
+        status = tw.get("/api/v1/status/runtimeinfo").json()["data"]
+        assert status["reloadConfigSuccess"] is False
+        # Still scraping with the old config.
+        assert tw.get("/api/v1/targets").json()["data"]["activeTargets"][0]["scrapePool"] == "demo"
+
+        extra = f"""
+    - job_name: demo2
+      static_configs:
+        - targets: ["{target.address}"]
+"""
+        cfg.write_text(scrape_config(target, extra))
+        tw.signal(signal.SIGHUP)
+        tw.wait_for('up{job="demo2"}', lambda d: len(d["result"]) == 1)
+        assert tw.get("/api/v1/status/runtimeinfo").json()["data"]["reloadConfigSuccess"] is True
+    finally:
+        tw.stop()
+
+
+def test_kill9_loses_nothing_acknowledged(tmp_path: Path, target: MetricsTarget) -> None:
+    cfg = write_config(tmp_path / "tidewatch.yml", scrape_config(target))
+    tw = TidewatchProcess(tmp_path / "data", cfg)
+    tw.start()
+    tw.wait_for(
+        "count_over_time(up[1m])", lambda d: d["result"] and float(d["result"][0]["value"][1]) >= 3
+    )
+    # With wal_sync_interval 0s every committed scrape is on disk before it is queryable.
+    before = tw.query("demo_temperature", time=str(time.time()))["result"]
+    counted = tw.query("count_over_time(up[10m])")["result"][0]["value"][1]
+    tw.kill9()
+
+    tw2 = TidewatchProcess(tmp_path / "data", cfg, port=tw.port)
+    tw2.start()
+    try:
+        after = tw2.query("count_over_time(up[10m])")["result"]
+        assert float(after[0]["value"][1]) >= float(counted)
+        assert before and before[0]["metric"]["__name__"] == "demo_temperature"
+    finally:
+        tw2.stop()
+
+
+def test_default_config_scrapes_itself_and_host(tmp_path: Path) -> None:
+    tw = TidewatchProcess(tmp_path / "data", None, extra_args=[])
+    tw.start()
+    try:
+        ans = tw.get("/api/v1/status/config").json()["data"]["yaml"]
+        assert "job_name: tidewatch" in ans and "job_name: node" in ans
+        # The default interval is 15 s; the first scrape happens within one interval.
+        data = tw.wait_for("up", lambda d: len(d["result"]) == 2, timeout=40)
+        assert {r["metric"]["job"]: r["value"][1] for r in data["result"]} == {
+            "tidewatch": "1",
+            "node": "1",
+        }
+        assert tw.query("node_load1")["result"]
+        assert tw.query("process_resident_memory_bytes")["result"]
+    finally:
+        tw.stop()
+
+
+def test_status_endpoints_and_health(tmp_path: Path, target: MetricsTarget) -> None:
+    cfg = write_config(tmp_path / "tidewatch.yml", scrape_config(target))
+    tw = TidewatchProcess(tmp_path / "data", cfg)
+    tw.start()
+    try:
+        assert tw.get("/-/healthy").status == 200
+        assert tw.get("/-/ready").status == 200
+        build = tw.get("/api/v1/status/buildinfo").json()["data"]
+        assert set(build) >= {
+            "version",
+            "revision",
+            "branch",
+            "buildUser",
+            "buildDate",
+            "goVersion",
+        }
+        flags = tw.get("/api/v1/status/flags").json()["data"]
+        assert flags["web.listen-address"] == f"127.0.0.1:{tw.port}"
+        tw.wait_for('up{job="demo"}', lambda d: len(d["result"]) == 1)
+        tsdb = tw.get("/api/v1/status/tsdb").json()["data"]
+        assert tsdb["headStats"]["numSeries"] > 0
+        assert any(e["name"] == "demo_requests_total" for e in tsdb["seriesCountByMetricName"])
+        metrics = tw.get("/metrics")
+        assert metrics.status == 200 and b"process_cpu_seconds_total" in metrics.body
+        # Grafana's data-source health check.
+        health = tw.get("/api/v1/query", query="1+1", time="4").json()
+        assert health == {"status": "success", "data": {"resultType": "scalar", "result": [4, "2"]}}
+        err = tw.get("/api/v1/query", query="sum(rate(foo[5m])")
+        assert err.status == 400 and err.json()["errorType"] == "bad_data"
+        assert "1:" in err.json()["error"]
+    finally:
+        tw.stop()

@@ -1,0 +1,133 @@
+"""Restart, WAL replay, compaction and retention."""
+
+from pathlib import Path
+
+from tests.tsdb.helpers import HOUR, T0, as_dict, fill, lbl, open_db, same_series, select_all
+from tidewatch.labels import from_dict
+from tidewatch.tsdb.interface import Exemplar, MetricMetadata
+
+SERIES = [lbl("m", instance=f"i{i}", job="j") for i in range(20)]
+
+
+def test_restart_restores_head_and_blocks(tmp_path: Path) -> None:
+    db = open_db(tmp_path, block_duration_ms=HOUR)
+    written = fill(db, SERIES, T0, 700)  # ~3h: cut into blocks + head
+    app = db.appender()
+    app.update_metadata("m", MetricMetadata("counter", "help text"))
+    app.append_exemplar(0, SERIES[0], Exemplar(from_dict({"trace_id": "abc"}), 1.0, T0 + 5))
+    app.commit()
+    db.maintain()
+    assert len(db.blocks) >= 1 and db.head.series_count() == 20
+    before = select_all(db, "m")
+    assert as_dict(before) == written
+    db.close()
+
+    phases = []
+    db = open_db(tmp_path, block_duration_ms=HOUR)
+    assert same_series(select_all(db, "m"), before)
+    assert db.metadata() == {"m": [MetricMetadata("counter", "help text")]}
+    db.close()
+    # progress is reported while opening
+    from tidewatch.tsdb import TSDB
+
+    db = TSDB.open(str(tmp_path), None, progress=lambda p, f: phases.append((p, f)))
+    assert ("wal replay", 1.0) in phases
+    assert same_series(select_all(db, "m"), before)
+    db.close()
+
+
+def test_torn_wal_tail_is_tolerated(tmp_path: Path) -> None:
+    db = open_db(tmp_path)
+    written = fill(db, SERIES, T0, 10)
+    db.close()
+    seg = max((tmp_path / "wal").iterdir(), key=lambda p: p.name if p.name.isdigit() else "")
+    with open(seg, "ab") as f:
+        f.write(b"\x40\x00\x00\x00garbage-from-a-crash")
+    db = open_db(tmp_path)
+    assert as_dict(select_all(db, "m")) == written
+    fill(db, [lbl("m", instance="new", job="j")], T0 + 10 * 15000, 1)
+    db.close()
+    db = open_db(tmp_path)
+    assert len(select_all(db, "m")) == 21
+    db.close()
+
+
+def test_exemplars_query(tmp_path: Path) -> None:
+    from tidewatch.matcher import Matcher, MatchType
+
+    db = open_db(tmp_path)
+    app = db.appender()
+    ref = app.append(0, SERIES[0], T0, 1.0)
+    app.append_exemplar(ref, SERIES[0], Exemplar(from_dict({"trace_id": "t1"}), 0.5, T0))
+    app.append_exemplar(ref, SERIES[0], Exemplar(from_dict({"trace_id": "t2"}), 0.7, T0 + 10))
+    app.commit()
+    got = db.query_exemplars([[Matcher(MatchType.EQUAL, "instance", "i0")]], T0 + 5, T0 + 20)
+    assert got == [(SERIES[0], [Exemplar(from_dict({"trace_id": "t2"}), 0.7, T0 + 10)])]
+    db.close()
+
+
+def test_compaction_keeps_answers(tmp_path: Path) -> None:
+    db = open_db(tmp_path, block_duration_ms=HOUR, retention_ms=1000 * HOUR)
+    # 8 hours, maintained every hour, as the background thread would
+    for hour in range(8):
+        fill(db, SERIES, T0 + hour * HOUR, 240)
+        before_cut = select_all(db, "m")
+        db.maintain()
+        assert same_series(select_all(db, "m"), before_cut)
+    levels = sorted(b.meta.level for b in db.blocks)
+    assert max(levels) >= 2, levels  # 1h blocks were merged into 3h ones
+    for b in db.blocks:
+        assert b.meta.num_samples > 0
+    spans = sorted((b.meta.min_time, b.meta.max_time) for b in db.blocks)
+    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+        assert end <= start  # no overlap left
+    before = select_all(db, "m")
+    db.close()
+    db = open_db(tmp_path, block_duration_ms=HOUR, retention_ms=1000 * HOUR)
+    assert same_series(select_all(db, "m"), before)
+    assert sum(len(s.ts) for s in before) == 20 * 240 * 8
+    db.close()
+
+
+def test_overlapping_blocks_are_merged(tmp_path: Path) -> None:
+    from tidewatch.tsdb.compact import plan
+
+    db = open_db(tmp_path, block_duration_ms=HOUR)
+    fill(db, SERIES[:2], T0, 500)
+    db.maintain()
+    n = len(db.blocks)
+    assert n >= 1
+    assert plan([b.meta for b in db.blocks], [HOUR]) == []
+    db.close()
+
+
+def test_retention_by_time_counts_from_newest_data(tmp_path: Path) -> None:
+    # Old history far in the past: kept, because retention counts from the newest block.
+    old = T0 - 400 * 24 * HOUR
+    db = open_db(tmp_path, block_duration_ms=HOUR, retention_ms=10 * HOUR)
+    fill(db, SERIES[:2], old, 4 * 240)  # 4h of history
+    db.maintain()
+    assert db.blocks
+    db.maintain()
+    assert select_all(db, "m", old, old + HOUR)  # still there
+    # Now data 20h later: the old blocks are now more than 10h behind the newest block.
+    fill(db, SERIES[:2], old + 20 * HOUR, 4 * 240, interval=15000)
+    db.maintain()
+    assert all(b.meta.max_time > old + 10 * HOUR for b in db.blocks)
+    assert not select_all(db, "m", old, old + 2 * HOUR)
+    db.close()
+
+
+def test_retention_by_size(tmp_path: Path) -> None:
+    db = open_db(tmp_path, block_duration_ms=HOUR, retention_ms=1000 * HOUR)
+    for hour in range(6):
+        fill(db, SERIES, T0 + hour * HOUR, 240)
+        db.maintain()
+    assert len(db.blocks) >= 2
+    newest = max(db.blocks, key=lambda b: b.meta.max_time)
+    limit = newest.size_bytes + db.wal.size_bytes() + 10
+    db.options.retention_bytes = limit
+    db.maintain()
+    assert [b.ulid for b in db.blocks] == [newest.ulid]
+    assert db.blocks_bytes() + db.wal.size_bytes() <= limit
+    db.close()

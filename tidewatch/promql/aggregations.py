@@ -1,0 +1,281 @@
+"""Aggregation operators (``sum by (...)``, ``topk``, ``quantile``, ...).
+
+Series are grouped once; groups of equal size are stacked into one
+``(groups * steps, members)`` block so each operator runs as a handful of numpy
+calls across all groups and steps, with Prometheus's order of accumulation
+(input order, Kahan-compensated sums, incremental means and variances).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from tidewatch.labels import METRIC_NAME, Labels
+from tidewatch.promql.ast import AggregateExpr
+from tidewatch.promql.errors import QueryError, go_format_f, go_g
+from tidewatch.promql.values import F64, Bools, ScalarSteps, StringSteps, VectorSteps
+from tidewatch.promql.windows import kahan_inc, kahan_rows, quantile_rows
+
+if TYPE_CHECKING:
+    from tidewatch.promql.engine import Evaluator
+
+INT64_MAX = 9.223372036854775807e18
+
+
+def grouping_labels(lbls: Labels, grouping: frozenset[str], without: bool) -> Labels:
+    if without:
+        return tuple(p for p in lbls if p[0] not in grouping and p[0] != METRIC_NAME)
+    if not grouping:
+        return ()
+    return tuple(p for p in lbls if p[0] in grouping)
+
+
+def _groups(
+    labels: list[Labels], grouping: frozenset[str], without: bool
+) -> tuple[list[Labels], list[list[int]]]:
+    index: dict[Labels, int] = {}
+    keys: list[Labels] = []
+    members: list[list[int]] = []
+    for i, lbls in enumerate(labels):
+        key = grouping_labels(lbls, grouping, without)
+        g = index.get(key)
+        if g is None:
+            g = index[key] = len(keys)
+            keys.append(key)
+            members.append([])
+        members[g].append(i)
+    return keys, members
+
+
+def _by_size(
+    members: list[list[int]], values: F64, present: Bools, fn: Callable[[F64, Bools, int], F64]
+) -> tuple[F64, Bools]:
+    """Run ``fn(block, mask, k)`` over groups stacked by size; block rows are
+    (group, step) pairs, columns the group's members in input order."""
+    n_steps = values.shape[1]
+    out = np.full((len(members), n_steps), np.nan)
+    out_p = np.zeros((len(members), n_steps), dtype=bool)
+    sizes: dict[int, list[int]] = {}
+    for g, m in enumerate(members):
+        sizes.setdefault(len(m), []).append(g)
+    for k, gids in sizes.items():
+        idx = np.array([members[g] for g in gids], dtype=np.intp)  # (G, k)
+        block = values[idx].transpose(0, 2, 1).reshape(-1, k)  # (G*N, k)
+        mask = present[idx].transpose(0, 2, 1).reshape(-1, k)
+        res = fn(block, mask, k).reshape(len(gids), n_steps)
+        out[gids] = res
+        out_p[gids] = mask.any(axis=1).reshape(len(gids), n_steps)
+    return out, out_p
+
+
+def _avg(block: F64, mask: Bools, k: int) -> F64:
+    rows = len(block)
+    s = np.zeros(rows)
+    c = np.zeros(rows)
+    mean = np.zeros(rows)
+    count = np.zeros(rows)
+    incremental = np.zeros(rows, dtype=bool)
+    for j in range(k):
+        m = mask[:, j]
+        x = block[:, j]
+        cnt = count + 1
+        first = m & (count == 0)
+        ns, nc = kahan_inc(x, s, c)
+        overflow = m & ~first & ~incremental & np.isinf(ns)
+        prev = np.maximum(cnt - 1, 1)
+        mean = np.where(overflow, s / prev, mean)
+        c = np.where(overflow, c / prev, c)
+        incremental |= overflow
+        plain = m & ~incremental
+        s = np.where(first, x, np.where(plain, ns, s))
+        c = np.where(first, 0.0, np.where(plain, nc, c))
+        q = (cnt - 1) / cnt
+        im, ic = kahan_inc(x / cnt, q * mean, q * c)
+        inc_rows = m & incremental
+        mean = np.where(inc_rows, im, mean)
+        c = np.where(inc_rows, ic, c)
+        count = np.where(m, cnt, count)
+    count = np.maximum(count, 1)
+    return np.where(incremental, mean + c, s / count + c / count)
+
+
+def _variance(block: F64, mask: Bools, k: int) -> F64:
+    rows = len(block)
+    count = np.zeros(rows)
+    mean = np.zeros(rows)
+    acc = np.zeros(rows)
+    for j in range(k):
+        m = mask[:, j]
+        x = block[:, j]
+        first = m & (count == 0)
+        bad = ~np.isfinite(x)
+        cnt = count + 1
+        delta = x - mean
+        nmean = mean + delta / cnt
+        nacc = acc + delta * (x - nmean)
+        # First value: mean = x, acc = 0 (or NaN for NaN/Inf).
+        mean = np.where(first, x, np.where(m & ~bad, nmean, mean))
+        acc = np.where(
+            first,
+            np.where(bad, np.nan, 0.0),
+            np.where(m, np.where(bad, np.nan, nacc), acc),
+        )
+        count = np.where(first, 1, np.where(m & ~bad, cnt, count))
+    return acc / np.maximum(count, 1)
+
+
+def _minmax(block: F64, mask: Bools, k: int, is_max: bool) -> F64:
+    filled = np.where(mask, block, np.nan)
+    with np.errstate(all="ignore"):
+        return (np.fmax if is_max else np.fmin).reduce(filled, axis=1)
+
+
+def aggregate(ev: Evaluator, node: AggregateExpr) -> VectorSteps:
+    op = node.op
+    param = ev.eval(node.param) if node.param is not None else None
+    vec = ev.eval_vector(node.expr)
+    n = ev.n
+    grouping = frozenset(node.grouping)
+    if op == "count_values":
+        assert isinstance(param, StringSteps)
+        return _count_values(vec, param.value, grouping, node.without)
+    if op in ("topk", "bottomk", "limitk", "limit_ratio"):
+        assert isinstance(param, ScalarSteps)
+        return _select_k(ev, node, vec, param.values)
+    keys, members = _groups(vec.labels, grouping, node.without)
+    if not keys:
+        return VectorSteps.empty(n)
+    drop = np.array([bool(vec.drop_name[m].any()) for m in members], dtype=bool)
+    values, present = vec.values, vec.present
+    if op == "sum":
+        out, out_p = _by_size(members, values, present, lambda b, m, k: kahan_rows(b, m))
+    elif op == "avg":
+        out, out_p = _by_size(members, values, present, _avg)
+    elif op == "count":
+        out, out_p = _by_size(members, values, present, lambda b, m, k: m.sum(axis=1).astype(float))
+    elif op == "group":
+        out, out_p = _by_size(members, values, present, lambda b, m, k: np.ones(len(b)))
+    elif op == "max":
+        out, out_p = _by_size(members, values, present, lambda b, m, k: _minmax(b, m, k, True))
+    elif op == "min":
+        out, out_p = _by_size(members, values, present, lambda b, m, k: _minmax(b, m, k, False))
+    elif op in ("stdvar", "stddev"):
+        out, out_p = _by_size(members, values, present, _variance)
+        if op == "stddev":
+            out = np.sqrt(out)
+    elif op == "quantile":
+        assert isinstance(param, ScalarSteps)
+        q = param.values
+        _warn_quantile(ev, q, node)
+        tiled_q: dict[int, F64] = {}
+
+        def qfn(b: F64, m: Bools, k: int) -> F64:
+            reps = len(b) // n
+            if reps not in tiled_q:
+                tiled_q[reps] = np.tile(q, reps)
+            return quantile_rows(tiled_q[reps], b, m)
+
+        out, out_p = _by_size(members, values, present, qfn)
+    else:
+        raise QueryError("execution", f"unsupported aggregation {op}")
+    return VectorSteps(keys, out, out_p, drop).compact()
+
+
+def _warn_quantile(ev: Evaluator, q: F64, node: AggregateExpr) -> None:
+    assert node.param is not None
+    pos = node.param.pos[0]
+    if np.isnan(q).any():
+        ev.annotations.warn(f"quantile value should be between 0 and 1, got {go_g(float('nan'))}", pos)
+    if len(q) and np.nanmax(q) > 1 if not np.isnan(q).all() else False:
+        ev.annotations.warn(f"quantile value should be between 0 and 1, got {go_g(float(np.nanmax(q)))}", pos)
+    if len(q) and np.nanmin(q) < 0 if not np.isnan(q).all() else False:
+        ev.annotations.warn(f"quantile value should be between 0 and 1, got {go_g(float(np.nanmin(q)))}", pos)
+
+
+def _select_k(ev: Evaluator, node: AggregateExpr, vec: VectorSteps, param: F64) -> VectorSteps:
+    op = node.op
+    n = ev.n
+    if op == "limit_ratio":
+        raise QueryError("execution", "limit_ratio is not supported")
+    if len(param) and float(np.nanmax(param) if not np.isnan(param).all() else np.nan) < 1:
+        return VectorSteps.empty(n)
+    if np.isnan(param).any():
+        raise QueryError("execution", "Parameter value is NaN")
+    if float(param.min()) <= -INT64_MAX:
+        raise QueryError("execution", f"Scalar value {go_g(float(param.min()))} underflows int64")
+    if float(param.max()) >= INT64_MAX:
+        raise QueryError("execution", f"Scalar value {go_g(float(param.max()))} overflows int64")
+    if not vec.labels:
+        return VectorSteps.empty(n)
+    k = np.trunc(param).astype(np.int64)
+    keys, members = _groups(vec.labels, frozenset(node.grouping), node.without)
+    selected = np.zeros_like(vec.present)
+    rank_first = np.zeros(len(vec.labels), dtype=np.int64)
+    group_of = np.zeros(len(vec.labels), dtype=np.int64)
+    for g, m in enumerate(members):
+        idx = np.array(m, dtype=np.intp)
+        vals = vec.values[idx]
+        pres = vec.present[idx]
+        group_of[idx] = g
+        if op == "limitk":
+            rank = np.cumsum(pres, axis=0) - 1
+        else:
+            nan = np.isnan(vals)
+            key = -vals if op == "topk" else vals
+            key = np.where(nan, 0.0, key)
+            order = np.lexsort((key, nan, ~pres), axis=0)
+            rank = np.empty_like(order)
+            np.put_along_axis(
+                rank, order, np.broadcast_to(np.arange(len(idx))[:, None], order.shape), axis=0
+            )
+        selected[idx] = pres & (rank < k[None, :])
+        rank_first[idx] = rank[:, 0]
+    rows = np.flatnonzero(selected.any(axis=1))
+    # Instant queries return each group's series best first (Prometheus's heap order).
+    rows = rows[np.lexsort((rank_first[rows], group_of[rows]))]
+    out = vec.take(rows)
+    out.present = selected[rows]
+    return out
+
+
+def _count_values(
+    vec: VectorSteps, label: str, grouping: frozenset[str], without: bool
+) -> VectorSteps:
+    if not label or not _valid_label_name(label):
+        raise QueryError("execution", f'invalid label name "{label}"')
+    n = vec.n_steps
+    if not without:
+        grouping = grouping | {label}
+    index: dict[Labels, int] = {}
+    keys: list[Labels] = []
+    counts: list[np.ndarray] = []
+    for i, lbls in enumerate(vec.labels):
+        p = vec.present[i]
+        vals = vec.values[i]
+        uniq = np.unique(vals[p])
+        for u in uniq.tolist():
+            hit = p & (np.isnan(vals) if u != u else vals == u)
+            d = dict(lbls)
+            d[label] = go_format_f(u)
+            key = grouping_labels(tuple(sorted(d.items())), grouping, without)
+            g = index.get(key)
+            if g is None:
+                g = index[key] = len(keys)
+                keys.append(key)
+                counts.append(np.zeros(n))
+            counts[g] += hit
+    if not keys:
+        return VectorSteps.empty(n)
+    c = np.vstack(counts)
+    return VectorSteps(keys, c, c > 0, np.zeros(len(keys), dtype=bool))
+
+
+def _valid_label_name(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -1,0 +1,615 @@
+"""Function calls: range-vector functions (through ``windows``), element-wise math,
+date functions, label manipulation, sorting, ``absent``, and classic-histogram
+``histogram_quantile``/``histogram_fraction``."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from tidewatch.labels import METRIC_NAME, Labels
+from tidewatch.matcher import MatchType, RegexError, compile_anchored
+from tidewatch.promql import windows
+from tidewatch.promql.ast import (
+    Call,
+    Expr,
+    MatrixSelector,
+    ParenExpr,
+    StringLiteral,
+    SubqueryExpr,
+    VectorSelector,
+)
+from tidewatch.promql.errors import QueryError, go_g
+from tidewatch.promql.histograms import bucket_fraction, bucket_quantile, parse_le
+from tidewatch.promql.values import (
+    F64,
+    RangeSteps,
+    ScalarSteps,
+    StepValue,
+    StringSteps,
+    VectorSteps,
+)
+
+if TYPE_CHECKING:
+    from tidewatch.promql.engine import Evaluator
+
+_MATH: dict[str, Callable[[F64], F64]] = {
+    "abs": np.abs,
+    "ceil": np.ceil,
+    "floor": np.floor,
+    "exp": np.exp,
+    "sqrt": np.sqrt,
+    "ln": np.log,
+    "log2": np.log2,
+    "log10": np.log10,
+    "sin": np.sin,
+    "cos": np.cos,
+    "tan": np.tan,
+    "asin": np.arcsin,
+    "acos": np.arccos,
+    "atan": np.arctan,
+    "sinh": np.sinh,
+    "cosh": np.cosh,
+    "tanh": np.tanh,
+    "asinh": np.arcsinh,
+    "acosh": np.arccosh,
+    "atanh": np.arctanh,
+    "rad": np.radians,
+    "deg": np.degrees,
+    "sgn": np.sign,
+}
+
+_RATE_LIKE = {"rate", "increase", "delta"}
+_DATE_FUNCS = {
+    "minute",
+    "hour",
+    "day_of_week",
+    "day_of_month",
+    "day_of_year",
+    "days_in_month",
+    "month",
+    "year",
+}
+_NATIVE_ONLY = {
+    "histogram_count",
+    "histogram_sum",
+    "histogram_avg",
+    "histogram_stddev",
+    "histogram_stdvar",
+}
+
+
+def _unwrap(e: Expr) -> Expr:
+    while isinstance(e, ParenExpr):
+        e = e.expr
+    return e
+
+
+def call(ev: Evaluator, node: Call) -> StepValue:
+    name = node.func.name
+    args = node.args
+    n = ev.n
+    if name == "time":
+        return ScalarSteps(ev.steps / 1000.0)
+    if name == "pi":
+        return ScalarSteps(np.full(n, math.pi))
+    if name in ("start", "end", "range", "step"):
+        value = {
+            "start": ev.query_start / 1000.0,
+            "end": ev.query_end / 1000.0,
+            "range": (ev.query_end - ev.query_start) / 1000.0,
+            "step": ev.query_step / 1000.0,
+        }[name]
+        return ScalarSteps(np.full(n, value))
+    if name in ("min_of", "max_of"):
+        a, b = ev.eval_scalar(args[0]).values, ev.eval_scalar(args[1]).values
+        return ScalarSteps(np.fmin(a, b) if name == "min_of" else np.fmax(a, b))
+    matrix_idx = next(
+        (i for i, a in enumerate(args) if isinstance(_unwrap(a), MatrixSelector | SubqueryExpr)),
+        None,
+    )
+    if matrix_idx is not None and node.func.arg_types[min(matrix_idx, len(node.func.arg_types) - 1)].value == "matrix":
+        return _range_function(ev, node, matrix_idx)
+    if name == "vector":
+        s = ev.eval_scalar(args[0]).values
+        return VectorSteps([()], s[None, :].copy(), np.ones((1, n), dtype=bool), np.zeros(1, dtype=bool))
+    if name == "scalar":
+        v = ev.eval_vector(args[0])
+        cnt = v.present.sum(axis=0)
+        vals = np.where(v.present, v.values, 0.0).sum(axis=0) if len(v.labels) else np.zeros(n)
+        return ScalarSteps(np.where(cnt == 1, vals, np.nan))
+    if name == "timestamp":
+        return _timestamp(ev, node)
+    if name in _MATH:
+        v = ev.eval_vector(args[0])
+        return _with_values(v, _MATH[name](v.values))
+    if name == "round":
+        v = ev.eval_vector(args[0])
+        to = ev.eval_scalar(args[1]).values if len(args) > 1 else np.ones(n)
+        inv = 1.0 / to
+        return _with_values(v, np.floor(v.values * inv[None, :] + 0.5) / inv[None, :])
+    if name in ("clamp", "clamp_min", "clamp_max"):
+        return _clamp(ev, node)
+    if name in _DATE_FUNCS:
+        if args:
+            v = ev.eval_vector(args[0])
+        else:
+            v = VectorSteps(
+                [()], (ev.steps / 1000.0)[None, :], np.ones((1, n), dtype=bool), np.zeros(1, dtype=bool)
+            )
+        return _with_values(v, _date_func(name, v.values))
+    if name in ("sort", "sort_desc"):
+        return _sort(ev, node, desc=name == "sort_desc")
+    if name in ("sort_by_label", "sort_by_label_desc"):
+        return _sort_by_label(ev, node, desc=name == "sort_by_label_desc")
+    if name == "label_replace":
+        return _label_replace(ev, node)
+    if name == "label_join":
+        return _label_join(ev, node)
+    if name == "absent":
+        v = ev.eval_vector(args[0])
+        missing = ~v.present.any(axis=0) if len(v.labels) else np.ones(n, dtype=bool)
+        return VectorSteps(
+            [_absent_labels(args[0])],
+            np.ones((1, n)),
+            missing[None, :],
+            np.ones(1, dtype=bool),
+        ).compact()
+    if name == "histogram_quantile":
+        return _histogram_quantile(ev, node)
+    if name == "histogram_fraction":
+        return _histogram_fraction(ev, node)
+    if name in _NATIVE_ONLY:
+        ev.eval_vector(args[0])
+        return VectorSteps.empty(n)
+    raise QueryError("execution", f"function {name} is not supported")
+
+
+def _with_values(v: VectorSteps, values: F64) -> VectorSteps:
+    return VectorSteps(v.labels, values, v.present, np.ones(len(v.labels), dtype=bool))
+
+
+def _clamp(ev: Evaluator, node: Call) -> VectorSteps:
+    name = node.func.name
+    v = ev.eval_vector(node.args[0])
+    n = ev.n
+    if name == "clamp":
+        lo = ev.eval_scalar(node.args[1]).values
+        hi = ev.eval_scalar(node.args[2]).values
+    elif name == "clamp_min":
+        lo = ev.eval_scalar(node.args[1]).values
+        hi = np.full(n, np.inf)
+    else:
+        lo = np.full(n, -np.inf)
+        hi = ev.eval_scalar(node.args[1]).values
+    # Go's math.Max/Min propagate NaN; clamp with max < min yields nothing.
+    vals = np.maximum(lo[None, :], np.minimum(hi[None, :], v.values))
+    present = v.present & ~(hi < lo)[None, :]
+    return VectorSteps(v.labels, vals, present, np.ones(len(v.labels), dtype=bool)).compact()
+
+
+def _date_func(name: str, values: F64) -> F64:
+    finite = np.isfinite(values)
+    secs = np.where(finite, np.trunc(np.where(finite, values, 0)), 0).astype(np.int64)
+    dt = secs.astype("datetime64[s]")
+    days = dt.astype("datetime64[D]")
+    months = dt.astype("datetime64[M]")
+    years = dt.astype("datetime64[Y]")
+    if name == "minute":
+        out = (dt.astype("datetime64[m]") - dt.astype("datetime64[h]")).astype(np.int64)
+    elif name == "hour":
+        out = (dt.astype("datetime64[h]") - days).astype(np.int64)
+    elif name == "day_of_week":
+        out = (days.astype(np.int64) + 4) % 7
+    elif name == "day_of_month":
+        out = (days - months.astype("datetime64[D]")).astype(np.int64) + 1
+    elif name == "day_of_year":
+        out = (days - years.astype("datetime64[D]")).astype(np.int64) + 1
+    elif name == "days_in_month":
+        out = ((months + 1).astype("datetime64[D]") - months.astype("datetime64[D]")).astype(np.int64)
+    elif name == "month":
+        out = months.astype(np.int64) % 12 + 1
+    else:
+        out = years.astype(np.int64) + 1970
+    return np.where(finite, out.astype(np.float64), np.nan)
+
+
+def _timestamp(ev: Evaluator, node: Call) -> VectorSteps:
+    arg = node.args[0]
+    if isinstance(arg, VectorSelector):
+        times = ev.eval_times(arg.at_ms, arg.at_modifier, ev.duration(arg.offset_expr, arg.offset_ms, negative=True))
+        vec, ts = ev.select_vector_at(arg, times, with_ts=True)
+        return VectorSteps(vec.labels, ts / 1000.0, vec.present, np.ones(len(vec.labels), dtype=bool))
+    v = ev.eval_vector(arg)
+    vals = np.broadcast_to((ev.steps / 1000.0)[None, :], v.values.shape).copy()
+    return _with_values(v, vals)
+
+
+def _sort(ev: Evaluator, node: Call, *, desc: bool) -> VectorSteps:
+    v = ev.eval_vector(node.args[0])
+    if not ev.is_instant:
+        ev.annotations.warn(
+            "sort is ineffective for range queries since results are always ordered by labels",
+            node.pos[0],
+        )
+        return v
+    vals = v.values[:, 0]
+    nan = np.isnan(vals)
+    key = -vals if desc else vals
+    order = np.lexsort((np.where(nan, 0.0, key), nan))
+    return v.take(order)
+
+
+def _natsort_key(s: str) -> list[tuple[int, int | str]]:
+    parts: list[tuple[int, int | str]] = []
+    num = ""
+    txt = ""
+    for ch in s:
+        if ch.isdigit():
+            if txt:
+                parts.append((1, txt))
+                txt = ""
+            num += ch
+        else:
+            if num:
+                parts.append((0, int(num)))
+                num = ""
+            txt += ch
+    if num:
+        parts.append((0, int(num)))
+    if txt:
+        parts.append((1, txt))
+    return parts
+
+
+def _sort_by_label(ev: Evaluator, node: Call, *, desc: bool) -> VectorSteps:
+    v = ev.eval_vector(node.args[0])
+    if not ev.is_instant:
+        return v
+    names = [_string_arg(a) for a in node.args[1:]]
+
+    def key(i: int) -> tuple[list[list[tuple[int, int | str]]], tuple[tuple[str, str], ...]]:
+        d = dict(v.labels[i])
+        return [_natsort_key(d.get(nm, "")) for nm in names], v.labels[i]
+
+    order = sorted(range(len(v.labels)), key=key, reverse=desc)
+    return v.take(order)
+
+
+def _string_arg(e: Expr) -> str:
+    e = _unwrap(e)
+    if isinstance(e, StringLiteral):
+        return e.value
+    raise QueryError("execution", "expected a string literal argument")
+
+
+def _valid_label_name(name: str) -> bool:
+    if not name:
+        return False
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _expand(template: str, m: object) -> str:
+    """Go regexp ``Expand``: ``$1``, ``${1}``, ``$name``, ``${name}``, ``$$``."""
+    out: list[str] = []
+    i = 0
+    groups = m.groups()  # type: ignore[attr-defined]
+    named = m.re.groupindex  # type: ignore[attr-defined]
+    while i < len(template):
+        c = template[i]
+        if c != "$" or i + 1 >= len(template):
+            out.append(c)
+            i += 1
+            continue
+        nxt = template[i + 1]
+        if nxt == "$":
+            out.append("$")
+            i += 2
+            continue
+        if nxt == "{":
+            end = template.find("}", i + 2)
+            if end < 0:
+                out.append(c)
+                i += 1
+                continue
+            ref = template[i + 2 : end]
+            i = end + 1
+        else:
+            j = i + 1
+            while j < len(template) and (template[j].isalnum() or template[j] == "_"):
+                j += 1
+            ref = template[i + 1 : j]
+            if not ref:
+                out.append(c)
+                i += 1
+                continue
+            i = j
+        if ref.isdigit():
+            k = int(ref)
+            if k == 0:
+                out.append(m.group(0))  # type: ignore[attr-defined]
+            elif k <= len(groups):
+                out.append(groups[k - 1] or "")
+        elif ref in named:
+            out.append(m.group(ref) or "")  # type: ignore[attr-defined]
+    return "".join(out)
+
+
+def _set_label(lbls: Labels, name: str, value: str) -> Labels:
+    d = dict(lbls)
+    if value:
+        d[name] = value
+    else:
+        d.pop(name, None)
+    return tuple(sorted(d.items()))
+
+
+def _label_replace(ev: Evaluator, node: Call) -> VectorSteps:
+    v = ev.eval_vector(node.args[0])
+    dst, repl, src, regex = (_string_arg(a) for a in node.args[1:5])
+    try:
+        rx = compile_anchored(regex)
+    except RegexError:
+        raise QueryError("execution", f'invalid regular expression in label_replace(): "{regex}"') from None
+    if not _valid_label_name(dst):
+        raise QueryError("execution", f'invalid destination label name in label_replace(): "{dst}"')
+    labels: list[Labels] = []
+    drop = v.drop_name.copy()
+    for i, lbls in enumerate(v.labels):
+        srcval = dict(lbls).get(src, "")
+        m = rx.match(srcval)
+        if m is None:
+            labels.append(lbls)
+            continue
+        labels.append(_set_label(lbls, dst, _expand(repl, m)))
+        if dst == METRIC_NAME:
+            drop[i] = False
+    return _dedupe(VectorSteps(labels, v.values, v.present, drop))
+
+
+def _label_join(ev: Evaluator, node: Call) -> VectorSteps:
+    v = ev.eval_vector(node.args[0])
+    dst = _string_arg(node.args[1])
+    sep = _string_arg(node.args[2])
+    srcs = [_string_arg(a) for a in node.args[3:]]
+    if not _valid_label_name(dst):
+        raise QueryError("execution", f'invalid destination label name in label_join(): "{dst}"')
+    labels = []
+    drop = v.drop_name.copy()
+    for i, lbls in enumerate(v.labels):
+        d = dict(lbls)
+        labels.append(_set_label(lbls, dst, sep.join(d.get(s, "") for s in srcs)))
+        if dst == METRIC_NAME:
+            drop[i] = False
+    return _dedupe(VectorSteps(labels, v.values, v.present, drop))
+
+
+def _dedupe(v: VectorSteps) -> VectorSteps:
+    """Merge rows with equal labels when their steps don't overlap; error otherwise."""
+    if len(set(v.labels)) == len(v.labels):
+        return v
+    index: dict[Labels, int] = {}
+    rows: list[int] = []
+    vals = v.values.copy()
+    pres = v.present.copy()
+    for i, lbls in enumerate(v.labels):
+        j = index.get(lbls)
+        if j is None:
+            index[lbls] = i
+            rows.append(i)
+            continue
+        if (pres[j] & pres[i]).any():
+            raise QueryError("execution", "vector cannot contain metrics with the same labelset")
+        vals[j] = np.where(pres[i], vals[i], vals[j])
+        pres[j] |= pres[i]
+    out = VectorSteps(v.labels, vals, pres, v.drop_name)
+    return out.take(rows)
+
+
+def _absent_labels(arg: Expr) -> Labels:
+    if isinstance(arg, MatrixSelector):
+        arg = arg.vs
+    if not isinstance(arg, VectorSelector):
+        return ()
+    d: dict[str, str] = {}
+    seen: set[str] = set()
+    for m in arg.matchers:
+        if m.name == METRIC_NAME:
+            continue
+        if m.type is MatchType.EQUAL and m.name not in seen:
+            d[m.name] = m.value
+            seen.add(m.name)
+        else:
+            d.pop(m.name, None)
+    return tuple(sorted((k, v) for k, v in d.items() if v))
+
+
+# ------------------------------------------------------------------ range functions
+
+
+def _range_function(ev: Evaluator, node: Call, idx: int) -> VectorSteps:
+    name = node.func.name
+    args = node.args
+    n = ev.n
+    scalars = [
+        ev.eval_scalar(a).values if i != idx and a.type.value == "scalar" else None
+        for i, a in enumerate(args)
+    ]
+    rng = ev.eval_range(args[idx])
+    if name == "absent_over_time":
+        any_data = np.zeros(n, dtype=bool)
+        for s in rng.series:
+            any_data |= s.hi > s.lo
+        return VectorSteps(
+            [_absent_labels(_unwrap(args[idx]))],
+            np.ones((1, n)),
+            (~any_data)[None, :],
+            np.ones(1, dtype=bool),
+        ).compact()
+    kernel = _kernel(ev, node, idx, rng, scalars)
+    labels: list[Labels] = []
+    rows_v: list[np.ndarray] = []
+    rows_p: list[np.ndarray] = []
+    drops: list[bool] = []
+    keeps_name = name in windows.KEEPS_NAME
+    for s in rng.series:
+        ev.check()
+        vals, ok = kernel(s.ts, s.values, s.lo, s.hi)
+        if not ok.any():
+            continue
+        labels.append(s.labels)
+        rows_v.append(vals)
+        rows_p.append(ok)
+        drops.append(s.drop_name or not keeps_name)
+        if name in ("rate", "increase"):
+            _maybe_not_counter(ev, s.labels, args[idx].pos[0])
+    if not labels:
+        return VectorSteps.empty(n)
+    return VectorSteps(labels, np.vstack(rows_v), np.vstack(rows_p), np.array(drops, dtype=bool))
+
+
+def _maybe_not_counter(ev: Evaluator, lbls: Labels, pos: int) -> None:
+    name = dict(lbls).get(METRIC_NAME, "")
+    if name and not name.endswith(("_total", "_sum", "_count", "_bucket")):
+        ev.annotations.info(
+            f'metric might not be a counter, name does not end in _total/_sum/_count/_bucket: "{name}"',
+            pos,
+        )
+
+
+Kernel = Callable[[np.ndarray, F64, np.ndarray, np.ndarray], windows.KernelResult]
+
+
+def _kernel(
+    ev: Evaluator, node: Call, idx: int, rng: RangeSteps, scalars: list[F64 | None]
+) -> Kernel:
+    name = node.func.name
+    if name in windows.SIMPLE_KERNELS:
+        return windows.SIMPLE_KERNELS[name]
+    if name in _RATE_LIKE:
+        is_counter = name != "delta"
+        is_rate = name == "rate"
+        range_s = rng.range_ms / 1000.0
+
+        def rate(ts: np.ndarray, v: F64, lo: np.ndarray, hi: np.ndarray) -> windows.KernelResult:
+            return windows.extrapolated_rate(
+                ts, v, lo, hi, rng.range_start, rng.range_end, range_s, is_counter, is_rate
+            )
+
+        return rate
+    if name in ("irate", "idelta"):
+        is_rate = name == "irate"
+        return lambda ts, v, lo, hi: windows.instant_rate(ts, v, lo, hi, is_rate)
+    if name == "quantile_over_time":
+        q = scalars[0]
+        assert q is not None
+        _check_quantile(ev, q, node.args[0].pos[0])
+        return lambda ts, v, lo, hi: windows.quantile_over_time(ts, v, lo, hi, q)
+    if name == "predict_linear":
+        dur = scalars[1]
+        assert dur is not None
+        eval_t = ev.steps
+        return lambda ts, v, lo, hi: windows.predict_linear(ts, v, lo, hi, eval_t, dur)
+    if name == "double_exponential_smoothing":
+        sf_arr, tf_arr = scalars[1], scalars[2]
+        assert sf_arr is not None and tf_arr is not None
+        sf, tf = float(sf_arr[0]), float(tf_arr[0])
+        if not 0 < sf < 1:
+            raise QueryError("execution", f"invalid smoothing factor. Expected: 0 < sf < 1, got: {sf:f}")
+        if not 0 < tf < 1:
+            raise QueryError("execution", f"invalid trend factor. Expected: 0 < tf < 1, got: {tf:f}")
+        return lambda ts, v, lo, hi: windows.double_exponential_smoothing(ts, v, lo, hi, sf, tf)
+    raise QueryError("execution", f"function {name} is not supported")
+
+
+def _check_quantile(ev: Evaluator, q: F64, pos: int) -> None:
+    for value in np.unique(q).tolist():
+        if math.isnan(value) or value < 0 or value > 1:
+            ev.annotations.warn(f"quantile value should be between 0 and 1, got {go_g(value)}", pos)
+
+
+# ------------------------------------------------------------------ classic histograms
+
+
+def _bucket_groups(
+    ev: Evaluator, v: VectorSteps, pos: int
+) -> tuple[list[Labels], list[list[int]], list[float], list[bool]]:
+    """Group bucket series by their labels without ``le``."""
+    index: dict[Labels, int] = {}
+    keys: list[Labels] = []
+    members: list[list[int]] = []
+    les: list[float] = [0.0] * len(v.labels)
+    drops: list[bool] = []
+    for i, lbls in enumerate(v.labels):
+        d = dict(lbls)
+        le = parse_le(d.get("le", ""))
+        if le is None:
+            name = d.get(METRIC_NAME, "")
+            msg = f'bucket label "le" is missing or has a malformed value of "{d.get("le", "")}"'
+            if name:
+                msg += f' for metric name "{name}"'
+            ev.annotations.warn(msg, pos)
+            continue
+        les[i] = le
+        key = tuple(p for p in lbls if p[0] != "le")
+        g = index.get(key)
+        if g is None:
+            g = index[key] = len(keys)
+            keys.append(key)
+            members.append([])
+            drops.append(False)
+        members[g].append(i)
+    return keys, members, les, drops
+
+
+def _histogram_quantile(ev: Evaluator, node: Call) -> VectorSteps:
+    q = ev.eval_scalar(node.args[0]).values
+    v = ev.eval_vector(node.args[1])
+    _check_quantile(ev, q, node.args[0].pos[0])
+    keys, members, les, _ = _bucket_groups(ev, v, node.args[1].pos[0])
+    n = ev.n
+    out_v = np.full((len(keys), n), np.nan)
+    out_p = np.zeros((len(keys), n), dtype=bool)
+    for g, m in enumerate(members):
+        ev.check()
+        idx = np.array(m, dtype=np.intp)
+        le = np.array([les[i] for i in m])
+        res, ok, fix = bucket_quantile(q, le, v.values[idx], v.present[idx])
+        out_v[g], out_p[g] = res, ok
+        if fix is not None:
+            _monotonicity_info(ev, keys[g], node.args[1].pos[0], fix, ev.steps)
+    return VectorSteps(keys, out_v, out_p, np.ones(len(keys), dtype=bool)).compact()
+
+
+def _monotonicity_info(
+    ev: Evaluator, key: Labels, pos: int, fix: tuple[np.ndarray, float, float, float], steps: np.ndarray
+) -> None:
+    fixed_steps, min_b, max_b, max_diff = fix
+    name = dict(key).get(METRIC_NAME, "")
+    ev.annotations.monotonicity(name, pos, steps[fixed_steps], min_b, max_b, max_diff)
+
+
+def _histogram_fraction(ev: Evaluator, node: Call) -> VectorSteps:
+    lower = ev.eval_scalar(node.args[0]).values
+    upper = ev.eval_scalar(node.args[1]).values
+    v = ev.eval_vector(node.args[2])
+    keys, members, les, _ = _bucket_groups(ev, v, node.args[2].pos[0])
+    n = ev.n
+    out_v = np.full((len(keys), n), np.nan)
+    out_p = np.zeros((len(keys), n), dtype=bool)
+    for g, m in enumerate(members):
+        idx = np.array(m, dtype=np.intp)
+        le = np.array([les[i] for i in m])
+        res, ok = bucket_fraction(lower, upper, le, v.values[idx], v.present[idx])
+        out_v[g], out_p[g] = res, ok
+    return VectorSteps(keys, out_v, out_p, np.ones(len(keys), dtype=bool)).compact()
+
+
+_ = StringSteps

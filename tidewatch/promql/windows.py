@@ -1,0 +1,533 @@
+"""Range-vector kernels: one series, every step's window at once.
+
+A window is ``[lo[j], hi[j])``, indices into the series' sorted ``ts``/``values``
+(staleness markers already removed). Kernels return ``(values, present)`` arrays of
+one entry per step. Cheap kernels use prefix sums and fancy indexing; kernels that
+need the exact sequential arithmetic Prometheus does (Kahan sums, Welford variance,
+smoothing) gather windows into a padded 2-D array and run the recurrence across the
+window position, vectorised over all windows: Python loops run over the window
+length, never over samples.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from tidewatch.promql.values import F64, I64, Bools
+
+# Cap on elements of one gathered (windows x length) block.
+_GATHER_CELLS = 1 << 21
+
+KernelResult = tuple[F64, Bools]
+
+
+def _nan(n: int) -> F64:
+    return np.full(n, np.nan, dtype=np.float64)
+
+
+def gather(values: F64, lo: I64, hi: I64) -> tuple[F64, Bools]:
+    """Windows as a padded ``(n, L)`` block plus its validity mask."""
+    cnt = hi - lo
+    width = int(cnt.max()) if len(cnt) else 0
+    width = max(width, 1)
+    idx = lo[:, None] + np.arange(width, dtype=np.int64)[None, :]
+    mask = idx < hi[:, None]
+    if len(values) == 0:
+        return np.zeros(idx.shape), mask
+    np.minimum(idx, len(values) - 1, out=idx)
+    return values[idx], mask
+
+
+def per_chunk(
+    lo: I64, hi: I64, fn: Callable[[I64, I64], F64]
+) -> F64:
+    """Apply ``fn`` to step chunks small enough to gather."""
+    n = len(lo)
+    if n == 0:
+        return np.zeros(0)
+    width = max(int((hi - lo).max()), 1)
+    chunk = max(1, _GATHER_CELLS // width)
+    if chunk >= n:
+        return fn(lo, hi)
+    return np.concatenate([fn(lo[i : i + chunk], hi[i : i + chunk]) for i in range(0, n, chunk)])
+
+
+def kahan_inc(inc: F64, s: F64, c: F64) -> tuple[F64, F64]:
+    """Prometheus's ``kahansum.Inc`` over arrays."""
+    t = s + inc
+    big = np.abs(s) >= np.abs(inc)
+    comp = np.where(big, (s - t) + inc, (inc - t) + s)
+    c = np.where(np.isinf(t), 0.0, c + comp)
+    return t, c
+
+
+def kahan_rows(block: F64, mask: Bools) -> F64:
+    """Kahan sum of each row's valid cells, in order."""
+    n, width = block.shape
+    s = np.zeros(n)
+    c = np.zeros(n)
+    for j in range(width):
+        m = mask[:, j]
+        x = np.where(m, block[:, j], 0.0)
+        t, c2 = kahan_inc(x, s, c)
+        s = np.where(m, t, s)
+        c = np.where(m, c2, c)
+    return np.where(np.isinf(s), s, s + c)
+
+
+# ------------------------------------------------------------------ simple kernels
+
+
+def count_over_time(ts: I64, v: F64, lo: I64, hi: I64) -> KernelResult:
+    cnt = hi - lo
+    return cnt.astype(np.float64), cnt > 0
+
+
+def last_over_time(ts: I64, v: F64, lo: I64, hi: I64) -> KernelResult:
+    ok = hi > lo
+    out = _nan(len(lo))
+    out[ok] = v[hi[ok] - 1]
+    return out, ok
+
+
+def first_over_time(ts: I64, v: F64, lo: I64, hi: I64) -> KernelResult:
+    ok = hi > lo
+    out = _nan(len(lo))
+    out[ok] = v[lo[ok]]
+    return out, ok
+
+
+def ts_of_last_over_time(ts: I64, v: F64, lo: I64, hi: I64) -> KernelResult:
+    ok = hi > lo
+    out = _nan(len(lo))
+    out[ok] = ts[hi[ok] - 1] / 1000.0
+    return out, ok
+
+
+def ts_of_first_over_time(ts: I64, v: F64, lo: I64, hi: I64) -> KernelResult:
+    ok = hi > lo
+    out = _nan(len(lo))
+    out[ok] = ts[lo[ok]] / 1000.0
+    return out, ok
+
+
+def present_over_time(ts: I64, v: F64, lo: I64, hi: I64) -> KernelResult:
+    ok = hi > lo
+    return np.ones(len(lo)), ok
+
+
+def _reduce_windows(ufunc: np.ufunc, v: F64, lo: I64, hi: I64) -> KernelResult:
+    """``ufunc.reduce`` over every non-empty window using one ``reduceat``:
+    interleaving ``lo, hi`` pairs lets overlapping windows share one pass."""
+    ok = hi > lo
+    out = _nan(len(lo))
+    if not ok.any() or len(v) == 0:
+        return out, ok
+    padded = np.append(v, 0.0)
+    pairs = np.empty(2 * int(ok.sum()), dtype=np.int64)
+    pairs[0::2] = lo[ok]
+    pairs[1::2] = hi[ok]
+    out[ok] = ufunc.reduceat(padded, pairs)[0::2]
+    return out, ok
+
+
+def max_over_time(ts: I64, v: F64, lo: I64, hi: I64) -> KernelResult:
+    # fmax ignores NaN unless every value is NaN, as Prometheus's comparison loop does.
+    return _reduce_windows(np.fmax, v, lo, hi)
+
+
+def min_over_time(ts: I64, v: F64, lo: I64, hi: I64) -> KernelResult:
+    return _reduce_windows(np.fmin, v, lo, hi)
+
+
+def _ts_of_extreme(ts: I64, v: F64, lo: I64, hi: I64, is_max: bool) -> KernelResult:
+    ok = hi > lo
+
+    def fn(lo_c: I64, hi_c: I64) -> F64:
+        block, mask = gather(v, lo_c, hi_c)
+        tblock, _ = gather(ts.astype(np.float64), lo_c, hi_c)
+        best = block[:, 0].copy()
+        best_t = tblock[:, 0].copy()
+        for j in range(block.shape[1]):
+            cur = block[:, j]
+            cond = (cur >= best) if is_max else (cur <= best)
+            take = mask[:, j] & (cond | np.isnan(best))
+            best = np.where(take, cur, best)
+            best_t = np.where(take, tblock[:, j], best_t)
+        return best_t / 1000.0
+
+    out = _nan(len(lo))
+    if ok.any():
+        out[ok] = per_chunk(lo[ok], hi[ok], fn)
+    return out, ok
+
+
+def ts_of_max_over_time(ts: I64, v: F64, lo: I64, hi: I64) -> KernelResult:
+    return _ts_of_extreme(ts, v, lo, hi, True)
+
+
+def ts_of_min_over_time(ts: I64, v: F64, lo: I64, hi: I64) -> KernelResult:
+    return _ts_of_extreme(ts, v, lo, hi, False)
+
+
+def _gathered(
+    v: F64, lo: I64, hi: I64, fn: Callable[[F64, Bools], F64], min_count: int = 1
+) -> KernelResult:
+    ok = (hi - lo) >= min_count
+    out = _nan(len(lo))
+    if ok.any():
+
+        def chunk(lo_c: I64, hi_c: I64) -> F64:
+            block, mask = gather(v, lo_c, hi_c)
+            return fn(block, mask)
+
+        with np.errstate(all="ignore"):
+            out[ok] = per_chunk(lo[ok], hi[ok], chunk)
+    return out, ok
+
+
+def sum_over_time(ts: I64, v: F64, lo: I64, hi: I64) -> KernelResult:
+    return _gathered(v, lo, hi, kahan_rows)
+
+
+def _avg_rows(block: F64, mask: Bools) -> F64:
+    """Kahan mean, switching to an incremental mean when the sum overflows."""
+    n, width = block.shape
+    s = block[:, 0].copy()
+    c = np.zeros(n)
+    mean = np.zeros(n)
+    incremental = np.zeros(n, dtype=bool)
+    count = np.ones(n)
+    for j in range(1, width):
+        m = mask[:, j]
+        x = block[:, j]
+        cnt = np.float64(j + 1)
+        ns, nc = kahan_inc(x, s, c)
+        overflow = m & ~incremental & np.isinf(ns)
+        # Rows that just overflowed switch to the incremental mean.
+        mean = np.where(overflow, s / (cnt - 1), mean)
+        c = np.where(overflow, c / (cnt - 1), c)
+        incremental = incremental | overflow
+        plain = m & ~incremental
+        s = np.where(plain, ns, s)
+        c = np.where(plain, nc, c)
+        q = (cnt - 1) / cnt
+        im, ic = kahan_inc(x / cnt, q * mean, q * c)
+        inc_rows = m & incremental
+        mean = np.where(inc_rows, im, mean)
+        c = np.where(inc_rows, ic, c)
+        count = np.where(m, cnt, count)
+    return np.where(incremental, mean + c, s / count + c / count)
+
+
+def avg_over_time(ts: I64, v: F64, lo: I64, hi: I64) -> KernelResult:
+    return _gathered(v, lo, hi, _avg_rows)
+
+
+def _variance_rows(block: F64, mask: Bools) -> F64:
+    n, width = block.shape
+    count = np.zeros(n)
+    mean = np.zeros(n)
+    c_mean = np.zeros(n)
+    aux = np.zeros(n)
+    c_aux = np.zeros(n)
+    for j in range(width):
+        m = mask[:, j]
+        x = block[:, j]
+        cnt = count + 1
+        delta = x - (mean + c_mean)
+        nm, ncm = kahan_inc(delta / cnt, mean, c_mean)
+        na, nca = kahan_inc(delta * (x - (nm + ncm)), aux, c_aux)
+        count = np.where(m, cnt, count)
+        mean = np.where(m, nm, mean)
+        c_mean = np.where(m, ncm, c_mean)
+        aux = np.where(m, na, aux)
+        c_aux = np.where(m, nca, c_aux)
+    return (aux + c_aux) / count
+
+
+def stdvar_over_time(ts: I64, v: F64, lo: I64, hi: I64) -> KernelResult:
+    return _gathered(v, lo, hi, _variance_rows)
+
+
+def stddev_over_time(ts: I64, v: F64, lo: I64, hi: I64) -> KernelResult:
+    out, ok = _gathered(v, lo, hi, _variance_rows)
+    return np.sqrt(out), ok
+
+
+def quantile_rows(q: F64, block: F64, mask: Bools) -> F64:
+    """Prometheus's ``quantile``: linear interpolation between closest ranks, per row."""
+    n_valid = mask.sum(axis=1)
+    srt = np.sort(np.where(mask, block, np.inf), axis=1)
+    # NaN sorts last in numpy; Prometheus sorts NaN first (less than everything).
+    nan_count = (np.isnan(block) & mask).sum(axis=1)
+    if nan_count.any():
+        rows = np.flatnonzero(nan_count)
+        for r in rows.tolist():
+            vals = block[r][mask[r]]
+            vals = np.concatenate([vals[np.isnan(vals)], np.sort(vals[~np.isnan(vals)])])
+            srt[r, : len(vals)] = vals
+    nf = n_valid.astype(np.float64)
+    special = np.isnan(q) | (q < 0) | (q > 1)
+    rank = np.where(special, 0.0, q) * (nf - 1)
+    lower = np.maximum(0, np.floor(rank))
+    upper = np.minimum(nf - 1, lower + 1)
+    weight = rank - np.floor(rank)
+    li = lower.astype(np.int64)
+    ui = upper.astype(np.int64)
+    rows = np.arange(len(srt))
+    with np.errstate(all="ignore"):
+        res = srt[rows, li] * (1 - weight) + srt[rows, ui] * weight
+    res = np.where(np.isnan(q), np.nan, res)
+    res = np.where(q < 0, -np.inf, res)
+    res = np.where(q > 1, np.inf, res)
+    return res
+
+
+def quantile_over_time(ts: I64, v: F64, lo: I64, hi: I64, q: F64) -> KernelResult:
+    ok = hi > lo
+    out = _nan(len(lo))
+    if ok.any():
+        idx = np.flatnonzero(ok)
+        lo_ok, hi_ok, q_ok = lo[ok], hi[ok], q[ok]
+        width = max(int((hi_ok - lo_ok).max()), 1)
+        chunk = max(1, _GATHER_CELLS // width)
+        for i in range(0, len(idx), chunk):
+            block, mask = gather(v, lo_ok[i : i + chunk], hi_ok[i : i + chunk])
+            out[idx[i : i + chunk]] = quantile_rows(q_ok[i : i + chunk], block, mask)
+    return out, ok
+
+
+def mad_over_time(ts: I64, v: F64, lo: I64, hi: I64) -> KernelResult:
+    def fn(block: F64, mask: Bools) -> F64:
+        half = np.full(len(block), 0.5)
+        med = quantile_rows(half, block, mask)
+        dev = np.abs(block - med[:, None])
+        res = quantile_rows(half, dev, mask)
+        has_nan = (np.isnan(block) & mask).any(axis=1)
+        return np.where(has_nan, np.nan, res)
+
+    return _gathered(v, lo, hi, fn)
+
+
+def changes(ts: I64, v: F64, lo: I64, hi: I64) -> KernelResult:
+    ok = hi > lo
+    if len(v) < 2:
+        return np.zeros(len(lo)), ok
+    prev, cur = v[:-1], v[1:]
+    changed = (cur != prev) & ~(np.isnan(cur) & np.isnan(prev))
+    cum = np.concatenate([[0], np.cumsum(changed)])
+    # pairs (i-1, i) with lo < i < hi → cum[hi-1] - cum[lo]
+    hi1 = np.maximum(hi - 1, lo)
+    return (cum[hi1] - cum[lo]).astype(np.float64), ok
+
+
+def resets(ts: I64, v: F64, lo: I64, hi: I64) -> KernelResult:
+    ok = hi > lo
+    if len(v) < 2:
+        return np.zeros(len(lo)), ok
+    dropped = v[1:] < v[:-1]
+    cum = np.concatenate([[0], np.cumsum(dropped)])
+    hi1 = np.maximum(hi - 1, lo)
+    return (cum[hi1] - cum[lo]).astype(np.float64), ok
+
+
+def extrapolated_rate(
+    ts: I64,
+    v: F64,
+    lo: I64,
+    hi: I64,
+    range_start: I64,
+    range_end: I64,
+    range_s: float,
+    is_counter: bool,
+    is_rate: bool,
+) -> KernelResult:
+    """rate/increase/delta with Prometheus's extrapolation rules."""
+    n = hi - lo
+    ok = n >= 2
+    out = _nan(len(lo))
+    if not ok.any():
+        return out, ok
+    lo_ok, hi_ok = lo[ok], hi[ok]
+    first_v = v[lo_ok]
+    last_v = v[hi_ok - 1]
+    first_t = ts[lo_ok]
+    last_t = ts[hi_ok - 1]
+    with np.errstate(all="ignore"):
+        result = last_v - first_v
+        if is_counter and len(v) >= 2:
+            # A drop means the counter restarted: add the value before the drop.
+            adds = np.where(v[1:] < v[:-1], v[:-1], 0.0)
+            cum = np.concatenate([[0.0], np.cumsum(adds)])
+            corr = cum[hi_ok - 1] - cum[lo_ok]
+            # cumsum of Inf/NaN poisons later windows: recompute those exactly.
+            bad = ~np.isfinite(corr)
+            if bad.any():
+                for k in np.flatnonzero(bad).tolist():
+                    a = adds[lo_ok[k] : hi_ok[k] - 1]
+                    corr[k] = float(np.sum(a)) if len(a) else 0.0
+            result = result + corr
+        rs = range_start[ok]
+        re_ = range_end[ok]
+        dur_start = (first_t - rs) / 1000.0
+        dur_end = (re_ - last_t) / 1000.0
+        sampled = (last_t - first_t) / 1000.0
+        avg_dur = sampled / (n[ok] - 1)
+        threshold = avg_dur * 1.1
+        dur_start = np.where(dur_start >= threshold, avg_dur / 2, dur_start)
+        if is_counter:
+            use_zero = (result > 0) & (first_v >= 0)
+            dur_zero = np.where(use_zero, sampled * (first_v / np.where(use_zero, result, 1.0)), dur_start)
+            dur_start = np.where(dur_zero < dur_start, dur_zero, dur_start)
+        dur_end = np.where(dur_end >= threshold, avg_dur / 2, dur_end)
+        factor = np.where(sampled != 0, (sampled + dur_start + dur_end) / np.where(sampled != 0, sampled, 1.0), 1.0)
+        if is_rate:
+            factor = factor / range_s
+        out[ok] = result * factor
+    return out, ok
+
+
+def instant_rate(ts: I64, v: F64, lo: I64, hi: I64, is_rate: bool) -> KernelResult:
+    """irate / idelta: the last two samples of each window."""
+    n = hi - lo
+    ok = n >= 2
+    out = _nan(len(lo))
+    if not ok.any():
+        return out, ok
+    i1 = hi[ok] - 1
+    i0 = i1 - 1
+    dt = ts[i1] - ts[i0]
+    with np.errstate(all="ignore"):
+        if is_rate:
+            res = np.where(v[i1] < v[i0], v[i1], v[i1] - v[i0])
+            res = res / (dt / 1000.0)
+        else:
+            res = v[i1] - v[i0]
+    good = dt != 0
+    full = ok.copy()
+    full[ok] = good
+    out[ok] = res
+    return out, full
+
+
+def _regression(
+    ts: I64, v: F64, lo: I64, hi: I64, intercept_t: I64 | None
+) -> tuple[F64, F64, Bools]:
+    """Least-squares slope and intercept per window, Prometheus's arithmetic."""
+    ok = (hi - lo) >= 2
+    slope = _nan(len(lo))
+    icpt = _nan(len(lo))
+    if not ok.any():
+        return slope, icpt, ok
+    lo_ok, hi_ok = lo[ok], hi[ok]
+    ref = ts[lo_ok] if intercept_t is None else intercept_t[ok]
+    tf = ts.astype(np.float64)
+
+    def both(lo_c: I64, hi_c: I64, ref_c: I64) -> tuple[F64, F64]:
+        yb, mask = gather(v, lo_c, hi_c)
+        tb, _ = gather(tf, lo_c, hi_c)
+        xb = (tb - ref_c[:, None].astype(np.float64)) / 1e3
+        rows = len(yb)
+        zeros = np.zeros(rows)
+        sx, cx, sy, cy, sxy, cxy, sx2, cx2 = (zeros.copy() for _ in range(8))
+        cnt = np.zeros(rows)
+        init_y = yb[:, 0]
+        const_y = np.ones(rows, dtype=bool)
+        for j in range(yb.shape[1]):
+            m = mask[:, j]
+            x, y = xb[:, j], yb[:, j]
+            const_y &= ~m | (y == init_y)
+            cnt = cnt + m
+            a, b = kahan_inc(x, sx, cx)
+            sx, cx = np.where(m, a, sx), np.where(m, b, cx)
+            a, b = kahan_inc(y, sy, cy)
+            sy, cy = np.where(m, a, sy), np.where(m, b, cy)
+            a, b = kahan_inc(x * y, sxy, cxy)
+            sxy, cxy = np.where(m, a, sxy), np.where(m, b, cxy)
+            a, b = kahan_inc(x * x, sx2, cx2)
+            sx2, cx2 = np.where(m, a, sx2), np.where(m, b, cx2)
+        sx, sy, sxy, sx2 = sx + cx, sy + cy, sxy + cxy, sx2 + cx2
+        cov = sxy - sx * sy / cnt
+        var = sx2 - sx * sx / cnt
+        sl = cov / var
+        ic = sy / cnt - sl * sx / cnt
+        inf_init = np.isinf(init_y)
+        sl = np.where(const_y, np.where(inf_init, np.nan, 0.0), sl)
+        ic = np.where(const_y, np.where(inf_init, np.nan, init_y), ic)
+        return sl, ic
+
+    width = max(int((hi_ok - lo_ok).max()), 1)
+    chunk = max(1, _GATHER_CELLS // width)
+    sl_parts, ic_parts = [], []
+    with np.errstate(all="ignore"):
+        for i in range(0, len(lo_ok), chunk):
+            a, b = both(lo_ok[i : i + chunk], hi_ok[i : i + chunk], ref[i : i + chunk])
+            sl_parts.append(a)
+            ic_parts.append(b)
+    slope[ok] = np.concatenate(sl_parts)
+    icpt[ok] = np.concatenate(ic_parts)
+    return slope, icpt, ok
+
+
+def deriv(ts: I64, v: F64, lo: I64, hi: I64) -> KernelResult:
+    slope, _, ok = _regression(ts, v, lo, hi, None)
+    return slope, ok
+
+
+def predict_linear(ts: I64, v: F64, lo: I64, hi: I64, eval_t: I64, duration: F64) -> KernelResult:
+    slope, icpt, ok = _regression(ts, v, lo, hi, eval_t)
+    with np.errstate(all="ignore"):
+        return slope * duration + icpt, ok
+
+
+def double_exponential_smoothing(
+    ts: I64, v: F64, lo: I64, hi: I64, sf: float, tf: float
+) -> KernelResult:
+    def fn(block: F64, mask: Bools) -> F64:
+        s1 = block[:, 0].copy()
+        b = block[:, 1] - block[:, 0]
+        s0 = np.zeros(len(block))
+        for i in range(1, block.shape[1]):
+            m = mask[:, i]
+            x = sf * block[:, i]
+            if i - 1 == 0:
+                nb = b
+            else:
+                nb = tf * (s1 - s0) + (1 - tf) * b
+            y = (1 - sf) * (s1 + nb)
+            b = np.where(m, nb, b)
+            s0 = np.where(m, s1, s0)
+            s1 = np.where(m, x + y, s1)
+        return s1
+
+    return _gathered(v, lo, hi, fn, min_count=2)
+
+
+SIMPLE_KERNELS: dict[str, Callable[[I64, F64, I64, I64], KernelResult]] = {
+    "count_over_time": count_over_time,
+    "last_over_time": last_over_time,
+    "first_over_time": first_over_time,
+    "ts_of_last_over_time": ts_of_last_over_time,
+    "ts_of_first_over_time": ts_of_first_over_time,
+    "ts_of_max_over_time": ts_of_max_over_time,
+    "ts_of_min_over_time": ts_of_min_over_time,
+    "present_over_time": present_over_time,
+    "max_over_time": max_over_time,
+    "min_over_time": min_over_time,
+    "sum_over_time": sum_over_time,
+    "avg_over_time": avg_over_time,
+    "stdvar_over_time": stdvar_over_time,
+    "stddev_over_time": stddev_over_time,
+    "mad_over_time": mad_over_time,
+    "changes": changes,
+    "resets": resets,
+    "deriv": deriv,
+}
+
+# Functions whose output keeps the metric name.
+KEEPS_NAME = {"last_over_time", "first_over_time"}
+

@@ -1,0 +1,251 @@
+"""Immutable on-disk blocks: ``<ulid>/meta.json``, ``index`` and ``chunks``.
+
+``chunks`` is one :class:`Run` (all series sorted by labels, each series' samples
+consecutive, compressed in frames); ``index`` holds the label sets, each series'
+sample offsets and the frame offsets. A block is written under a temporary name,
+fsynced, then renamed, so a crash never leaves half a block. Reads go through an
+mmap, which stays valid even after retention deletes the directory.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import secrets
+import shutil
+import struct
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import zstandard
+
+from tidewatch.labels import Labels
+from tidewatch.tsdb.columns import Run, encode_run_frames
+from tidewatch.tsdb.encoding import F64, I64
+from tidewatch.tsdb.postings import Postings
+
+BLOCK_FRAME = 16384
+BLOCK_LEVEL = 3
+_MAGIC = b"TWBLK001"
+_U64 = struct.Struct("<Q")
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_ulid(ms: int | None = None) -> str:
+    """A ULID (time-ordered id) as Prometheus names its blocks."""
+    ms = int(time.time() * 1000) if ms is None else ms
+    value = (ms << 80) | secrets.randbits(80)
+    return "".join(_CROCKFORD[(value >> (5 * i)) & 31] for i in range(25, -1, -1))
+
+
+@dataclass
+class BlockMeta:
+    ulid: str
+    min_time: int  # inclusive
+    max_time: int  # exclusive, as Prometheus
+    num_samples: int
+    num_series: int
+    num_chunks: int
+    level: int = 1
+    sources: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ulid": self.ulid,
+            "minTime": self.min_time,
+            "maxTime": self.max_time,
+            "stats": {
+                "numSamples": self.num_samples,
+                "numSeries": self.num_series,
+                "numChunks": self.num_chunks,
+            },
+            "compaction": {"level": self.level, "sources": self.sources or [self.ulid]},
+            "version": 1,
+            "tidewatch": {"format": _MAGIC.decode(), "frameSize": BLOCK_FRAME},
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> BlockMeta:
+        st = d.get("stats", {})
+        comp = d.get("compaction", {})
+        return cls(
+            ulid=d["ulid"],
+            min_time=int(d["minTime"]),
+            max_time=int(d["maxTime"]),
+            num_samples=int(st.get("numSamples", 0)),
+            num_series=int(st.get("numSeries", 0)),
+            num_chunks=int(st.get("numChunks", 0)),
+            level=int(comp.get("level", 1)),
+            sources=list(comp.get("sources", [])),
+        )
+
+
+def write_block(
+    parent: Path,
+    labels: Sequence[Labels],
+    ids: I64,
+    ts: I64,
+    vals: F64,
+    min_time: int,
+    max_time: int,
+    level: int = 1,
+    sources: list[str] | None = None,
+) -> BlockMeta:
+    """Write a block. ``labels`` sorted; samples sorted by (id, time); ``id`` indexes labels."""
+    ulid = new_ulid()
+    tmp = parent / f"{ulid}.tmp"
+    tmp.mkdir(parents=True)
+    uniq, offs_present, frames = encode_run_frames(ids, ts, vals, BLOCK_FRAME, BLOCK_LEVEL)
+    # Offsets for every label set (series without samples get an empty range).
+    counts = np.zeros(len(labels), np.int64)
+    counts[uniq] = np.diff(offs_present)
+    offs = np.concatenate(([0], np.cumsum(counts))).astype("<i8")
+    frame_offs = np.concatenate(([0], np.cumsum([len(f) for f in frames]))).astype("<i8")
+    with open(tmp / "chunks", "wb") as f:
+        for fr in frames:
+            f.write(fr)
+        f.flush()
+        os.fsync(f.fileno())
+    flat = [[s for pair in lbls for s in pair] for lbls in labels]
+    labels_z = zstandard.ZstdCompressor(level=3).compress(orjson.dumps(flat))
+    with open(tmp / "index", "wb") as f:
+        f.write(_MAGIC)
+        f.write(_U64.pack(len(labels_z)) + labels_z)
+        f.write(_U64.pack(len(labels)) + offs.tobytes())
+        f.write(_U64.pack(len(frames)) + frame_offs.tobytes())
+        f.flush()
+        os.fsync(f.fileno())
+    meta = BlockMeta(
+        ulid=ulid,
+        min_time=min_time,
+        max_time=max_time,
+        num_samples=len(ts),
+        num_series=int((counts > 0).sum()),
+        num_chunks=int((counts > 0).sum()),
+        level=level,
+        sources=sources or [ulid],
+    )
+    with open(tmp / "meta.json", "wb") as f:
+        f.write(orjson.dumps(meta.to_json(), option=orjson.OPT_INDENT_2))
+        f.flush()
+        os.fsync(f.fileno())
+    _fsync_path(tmp)
+    os.replace(tmp, parent / ulid)
+    _fsync_path(parent)
+    return meta
+
+
+class Block:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.meta = BlockMeta.from_json(orjson.loads((path / "meta.json").read_bytes()))
+        self.size_bytes = sum(p.stat().st_size for p in path.iterdir() if p.is_file())
+        self._lock = threading.Lock()
+        self._labels: list[Labels] | None = None
+        self._postings: Postings | None = None
+        self._run: Run | None = None
+        self._mm: mmap.mmap | None = None
+
+    @property
+    def ulid(self) -> str:
+        return self.meta.ulid
+
+    def _load(self) -> None:
+        with self._lock:
+            if self._run is not None:
+                return
+            data = (self.path / "index").read_bytes()
+            if data[:8] != _MAGIC:
+                raise ValueError(f"{self.path}: not a tidewatch block index")
+            pos = 8
+            (n,) = _U64.unpack_from(data, pos)
+            pos += 8
+            flat = orjson.loads(zstandard.ZstdDecompressor().decompress(data[pos : pos + n]))
+            pos += n
+            labels: list[Labels] = []
+            for row in flat:
+                it = iter(row)
+                labels.append(tuple(zip(it, it, strict=True)))
+            (nseries,) = _U64.unpack_from(data, pos)
+            pos += 8
+            offs = np.frombuffer(data, "<i8", nseries + 1, pos).astype(np.int64)
+            pos += 8 * (nseries + 1)
+            (nframes,) = _U64.unpack_from(data, pos)
+            pos += 8
+            frame_offs = np.frombuffer(data, "<i8", nframes + 1, pos).astype(np.int64)
+            size = (self.path / "chunks").stat().st_size
+            if size:
+                with open(self.path / "chunks", "rb") as f:
+                    self._mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            mm = self._mm
+            fo = frame_offs.tolist()
+
+            def frame_bytes(k: int) -> bytes:
+                assert mm is not None
+                return mm[fo[k] : fo[k + 1]]
+
+            self._labels = labels
+            self._run = Run(
+                ids=np.arange(nseries, dtype=np.int64),
+                offs=offs,
+                frame_size=BLOCK_FRAME,
+                mint=self.meta.min_time,
+                maxt=self.meta.max_time - 1,
+                nframes=nframes,
+                frame_bytes=frame_bytes,
+            )
+
+    @property
+    def labels(self) -> list[Labels]:
+        self._load()
+        assert self._labels is not None
+        return self._labels
+
+    @property
+    def run(self) -> Run:
+        self._load()
+        assert self._run is not None
+        return self._run
+
+    @property
+    def postings(self) -> Postings:
+        if self._postings is None:
+            p = Postings.build(enumerate(self.labels))
+            with self._lock:
+                self._postings = p
+        return self._postings
+
+    def overlaps(self, mint: int, maxt: int) -> bool:
+        """Overlap with the inclusive range [mint, maxt]."""
+        return self.meta.min_time <= maxt and mint < self.meta.max_time
+
+
+def is_block_dir(p: Path) -> bool:
+    return p.is_dir() and len(p.name) == 26 and (p / "meta.json").exists()
+
+
+def delete_block_dir(p: Path) -> None:
+    doomed = p.with_name(p.name + ".tmp-for-deletion")
+    os.replace(p, doomed)
+    shutil.rmtree(doomed, ignore_errors=True)
+
+
+def clean_leftovers(parent: Path) -> None:
+    """Remove half-written or half-deleted block directories from a crash."""
+    for p in parent.iterdir():
+        if p.is_dir() and (p.name.endswith(".tmp") or p.name.endswith(".tmp-for-deletion")):
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def _fsync_path(p: Path) -> None:
+    fd = os.open(p, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

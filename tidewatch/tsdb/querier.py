@@ -1,0 +1,147 @@
+"""Reading across blocks and the head: one ``Querier`` per query.
+
+A querier keeps the block list it was created with (blocks are immutable and read
+through mmaps, so retention cannot pull them away mid-query). Head state is copied
+under the head lock in short sections; decoding happens outside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from tidewatch.labels import Labels
+from tidewatch.matcher import Matcher
+from tidewatch.tsdb.block import Block
+from tidewatch.tsdb.columns import Run, sort_samples
+from tidewatch.tsdb.encoding import F64, I64
+from tidewatch.tsdb.head import Head
+from tidewatch.tsdb.interface import Series
+
+Parts = dict[Labels, list[tuple[I64, F64]]]
+
+
+class EmptySelectorError(ValueError):
+    pass
+
+
+def _split(parts: Parts, ids: I64, ts: I64, vals: F64, label_of: Callable[[int], Labels]) -> None:
+    """Append per-series slices of samples sorted by id to ``parts``."""
+    if len(ids) == 0:
+        return
+    bounds = np.flatnonzero(ids[1:] != ids[:-1]) + 1
+    starts = [0, *bounds.tolist()]
+    ends = [*bounds.tolist(), len(ids)]
+    id_list = ids[starts].tolist()
+    for sid, lo, hi in zip(id_list, starts, ends, strict=True):
+        parts.setdefault(label_of(sid), []).append((ts[lo:hi], vals[lo:hi]))
+
+
+def _merge(chunks: list[tuple[I64, F64]]) -> tuple[I64, F64]:
+    if len(chunks) == 1:
+        return chunks[0]
+    ts = np.concatenate([c[0] for c in chunks])
+    vals = np.concatenate([c[1] for c in chunks])
+    _, ts, vals = sort_samples(np.zeros(len(ts), np.int64), ts, vals)
+    return ts, vals
+
+
+class TSDBQuerier:
+    def __init__(self, blocks: Sequence[Block], head: Head) -> None:
+        self._blocks = list(blocks)
+        self._head = head
+
+    def _blocks_in(self, mint: int, maxt: int) -> list[Block]:
+        return [b for b in self._blocks if b.overlaps(mint, maxt)]
+
+    def _head_overlaps(self, mint: int, maxt: int) -> bool:
+        h = self._head
+        return h.mint <= maxt and mint <= h.maxt
+
+    def _head_snapshot(
+        self, matchers: Sequence[Matcher], mint: int, maxt: int
+    ) -> tuple[I64, list[Run], tuple[I64, I64, F64], dict[int, Labels]]:
+        h = self._head
+        with h.lock:
+            refs = h.select_refs(matchers)
+            runs = [r for r in h.runs if r.mint <= maxt and mint <= r.maxt]
+            n = h.buf_n
+            ids = h.buf_ids[:n]
+            t = h.buf_ts[:n]
+            mask = np.isin(ids, refs) & (t >= mint) & (t <= maxt)
+            buf = (ids[mask], t[mask], h.buf_vals[:n][mask])
+            labels = {r: h.labels_of[r] for r in refs.tolist()}
+        return refs, runs, buf, labels
+
+    def select(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> list[Series]:
+        if not matchers:
+            raise EmptySelectorError("a selector needs at least one matcher")
+        parts: Parts = {}
+        for b in self._blocks_in(mint, maxt):
+            ids = b.postings.select(matchers)
+            if len(ids):
+                sids, ts, vals = b.run.gather(ids, mint, maxt)
+                _split(parts, sids, ts, vals, b.labels.__getitem__)
+        refs, runs, buf, labels = self._head_snapshot(matchers, mint, maxt)
+        if len(refs):
+            pieces = [r.gather(refs, mint, maxt) for r in runs]
+            pieces.append(buf)
+            pieces = [p for p in pieces if len(p[0])]
+            if pieces:
+                ids = np.concatenate([p[0] for p in pieces])
+                ts = np.concatenate([p[1] for p in pieces])
+                vals = np.concatenate([p[2] for p in pieces])
+                if len(pieces) > 1 or len(buf[0]):
+                    ids, ts, vals = sort_samples(ids, ts, vals)
+                _split(parts, ids, ts, vals, labels.__getitem__)
+        out = []
+        for lbls in sorted(parts):
+            ts, vals = _merge(parts[lbls])
+            out.append(Series(lbls, ts, vals))
+        return out
+
+    def series_labels(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> list[Labels]:
+        found: set[Labels] = set()
+        for b in self._blocks_in(mint, maxt):
+            labels = b.labels
+            found.update(labels[i] for i in b.postings.select(matchers).tolist())
+        h = self._head
+        with h.lock:
+            if self._head_overlaps(mint, maxt):
+                found.update(h.labels_of[r] for r in h.select_refs(matchers).tolist())
+        return sorted(found)
+
+    def label_names(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> list[str]:
+        if matchers:
+            return sorted({k for lbls in self.series_labels(matchers, mint, maxt) for k, _ in lbls})
+        names: set[str] = set()
+        for b in self._blocks_in(mint, maxt):
+            names.update(b.postings.index)
+        h = self._head
+        with h.lock:
+            if self._head_overlaps(mint, maxt):
+                names.update(h.postings.index)
+        return sorted(names)
+
+    def label_values(
+        self, name: str, matchers: Sequence[Matcher], mint: int, maxt: int
+    ) -> list[str]:
+        if matchers:
+            values = set()
+            for lbls in self.series_labels(matchers, mint, maxt):
+                for k, v in lbls:
+                    if k == name:
+                        values.add(v)
+            return sorted(values)
+        found: set[str] = set()
+        for b in self._blocks_in(mint, maxt):
+            found.update(b.postings.index.get(name, {}))
+        h = self._head
+        with h.lock:
+            if self._head_overlaps(mint, maxt):
+                found.update(h.postings.index.get(name, {}))
+        return sorted(found)
+
+    def close(self) -> None:
+        self._blocks = []
