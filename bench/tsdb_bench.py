@@ -126,6 +126,11 @@ def main() -> None:
         tracemalloc.stop()
         print(f"head memory: {cur / len(series):.0f} bytes/series with 480 samples each")
         db.close()
+        start = time.perf_counter()
+        db = TSDB.open(str(d), TSDBOptions())
+        took = time.perf_counter() - start
+        print(f"wal replay: {took:.2f} s for {480 * len(series)} samples")
+        db.close()
 
         d = tmp / "disk"
         steps = int(args.hours * 240)

@@ -186,130 +186,130 @@ def _err(text: str) -> ConfigError:
 BASE = "receivers: [{name: a}]\n"
 
 
-@pytest.mark.parametrize(
-    ("text", "line", "field", "message"),
-    [
-        ("route: {receiver: a, grop_by: [x]}\n" + BASE, 1, "route.grop_by", "unknown field"),
-        ("route: {receiver: nope}\n" + BASE, 1, "route.receiver", "undefined receiver 'nope'"),
-        ("route: {}\n" + BASE, 1, "route", "root route must specify a default receiver"),
-        (BASE, 1, "", "no routes provided"),
-        (
-            "route: {receiver: a, matchers: ['x=1']}\n" + BASE,
-            1,
-            "route",
-            "root route must not have any matchers",
-        ),
-        (
-            "route:\n  receiver: a\n  routes:\n  - matchers: ['x=~\"(\"']\n" + BASE,
-            4,
-            "route.routes[0].matchers[0]",
-            "error parsing regexp",
-        ),
-        (
-            "route:\n  receiver: a\n  routes:\n  - matchers: ['!x=1']\n" + BASE,
-            4,
-            "route.routes[0].matchers[0]",
-            "bad matcher format",
-        ),
-        (
-            "route:\n  receiver: a\n  group_by: [a, a]\n" + BASE,
-            3,
-            "route.group_by",
-            "duplicated label 'a'",
-        ),
-        (
-            "route:\n  receiver: a\n  group_by: ['...', a]\n" + BASE,
-            3,
-            "route.group_by",
-            "wildcard group_by",
-        ),
-        (
-            "route:\n  receiver: a\n  group_interval: 0s\n" + BASE,
-            3,
-            "route.group_interval",
-            "cannot be zero",
-        ),
-        (
-            "route:\n  receiver: a\n  group_wait: 5x\n" + BASE,
-            3,
-            "route.group_wait",
-            "not a valid duration",
-        ),
-        (
-            "route:\n  receiver: a\n  routes:\n  - mute_time_intervals: [zz]\n" + BASE,
-            4,
-            "route.routes[0]",
-            "undefined time interval 'zz'",
-        ),
-        (
-            "route: {receiver: a}\nreceivers: [{name: a}, {name: a}]\n",
-            2,
-            "receivers[1].name",
-            "is not unique",
-        ),
-        (
-            "route: {receiver: a}\nreceivers:\n- name: a\n  email_configs: [{to: x@y}]\n",
-            3,
-            "receivers[0].email_configs[0]",
-            "no global SMTP smarthost set",
-        ),
-        (
-            "route: {receiver: a}\nreceivers:\n- name: a\n  slack_configs: [{channel: x}]\n",
-            3,
-            "receivers[0].slack_configs[0]",
-            "no Slack API URL",
-        ),
-        (
-            "route: {receiver: a}\nreceivers:\n- name: a\n  webhook_configs: [{ur: x}]\n",
-            4,
-            "receivers[0].webhook_configs[0].ur",
-            'unknown field "ur"',
-        ),
-        (
-            "route: {receiver: a}\nreceivers:\n- name: a\n  pagerduty_configs: [{}]\n",
-            4,
-            "receivers[0].pagerduty_configs[0]",
-            "missing service or routing key",
-        ),
-        (
-            "route: {receiver: a}\n" + BASE + "inhibit_rules:\n- source_match: {'1x': y}\n",
-            4,
-            "inhibit_rules[0].source_match.1x",
-            "invalid label name",
-        ),
-        (
-            "route: {receiver: a}\n"
-            + BASE
-            + "time_intervals:\n- name: t\n  time_intervals:\n  - weekdays: [funday]\n",
-            6,
-            "time_intervals[0].time_intervals[0].weekdays[0]",
-            "funday is not a valid weekday",
-        ),
-        (
-            "route: {receiver: a}\n"
-            + BASE
-            + "time_intervals:\n- name: t\n  time_intervals:\n"
-            + "  - times: [{start_time: '10:00', end_time: '09:00'}]\n",
-            6,
-            "time_intervals[0].time_intervals[0].times[0]",
-            "start time cannot be equal or greater",
-        ),
-        (
-            "route: {receiver: a}\n"
-            + BASE
-            + "time_intervals:\n- name: t\n  time_intervals:\n  - location: Mars/Base\n",
-            6,
-            "time_intervals[0].time_intervals[0].location",
-            "unknown time zone",
-        ),
-        (
-            "global: {resolve_timeout: 1h, smtp_smarthost: nohost}\nroute: {receiver: a}\n" + BASE,
-            1,
-            "global.smtp_smarthost",
-            "missing port",
-        ),
-    ],
-)
+ERROR_CASES: list[tuple[str, int, str, str]] = [
+    ("route: {receiver: a, grop_by: [x]}\n" + BASE, 1, "route.grop_by", "unknown field"),
+    ("route: {receiver: nope}\n" + BASE, 1, "route.receiver", "undefined receiver 'nope'"),
+    ("route: {}\n" + BASE, 1, "route", "root route must specify a default receiver"),
+    (BASE, 1, "", "no routes provided"),
+    (
+        "route: {receiver: a, matchers: ['x=1']}\n" + BASE,
+        1,
+        "route",
+        "root route must not have any matchers",
+    ),
+    (
+        "route:\n  receiver: a\n  routes:\n  - matchers: ['x=~\"(\"']\n" + BASE,
+        4,
+        "route.routes[0].matchers[0]",
+        "error parsing regexp",
+    ),
+    (
+        "route:\n  receiver: a\n  routes:\n  - matchers: ['!x=1']\n" + BASE,
+        4,
+        "route.routes[0].matchers[0]",
+        "bad matcher format",
+    ),
+    (
+        "route:\n  receiver: a\n  group_by: [a, a]\n" + BASE,
+        3,
+        "route.group_by",
+        "duplicated label 'a'",
+    ),
+    (
+        "route:\n  receiver: a\n  group_by: ['...', a]\n" + BASE,
+        3,
+        "route.group_by",
+        "wildcard group_by",
+    ),
+    (
+        "route:\n  receiver: a\n  group_interval: 0s\n" + BASE,
+        3,
+        "route.group_interval",
+        "cannot be zero",
+    ),
+    (
+        "route:\n  receiver: a\n  group_wait: 5x\n" + BASE,
+        3,
+        "route.group_wait",
+        "not a valid duration",
+    ),
+    (
+        "route:\n  receiver: a\n  routes:\n  - mute_time_intervals: [zz]\n" + BASE,
+        4,
+        "route.routes[0]",
+        "undefined time interval 'zz'",
+    ),
+    (
+        "route: {receiver: a}\nreceivers: [{name: a}, {name: a}]\n",
+        2,
+        "receivers[1].name",
+        "is not unique",
+    ),
+    (
+        "route: {receiver: a}\nreceivers:\n- name: a\n  email_configs: [{to: x@y}]\n",
+        3,
+        "receivers[0].email_configs[0]",
+        "no global SMTP smarthost set",
+    ),
+    (
+        "route: {receiver: a}\nreceivers:\n- name: a\n  slack_configs: [{channel: x}]\n",
+        3,
+        "receivers[0].slack_configs[0]",
+        "no Slack API URL",
+    ),
+    (
+        "route: {receiver: a}\nreceivers:\n- name: a\n  webhook_configs: [{ur: x}]\n",
+        4,
+        "receivers[0].webhook_configs[0].ur",
+        'unknown field "ur"',
+    ),
+    (
+        "route: {receiver: a}\nreceivers:\n- name: a\n  pagerduty_configs: [{}]\n",
+        4,
+        "receivers[0].pagerduty_configs[0]",
+        "missing service or routing key",
+    ),
+    (
+        "route: {receiver: a}\n" + BASE + "inhibit_rules:\n- source_match: {'1x': y}\n",
+        4,
+        "inhibit_rules[0].source_match.1x",
+        "invalid label name",
+    ),
+    (
+        "route: {receiver: a}\n"
+        + BASE
+        + "time_intervals:\n- name: t\n  time_intervals:\n  - weekdays: [funday]\n",
+        6,
+        "time_intervals[0].time_intervals[0].weekdays[0]",
+        "funday is not a valid weekday",
+    ),
+    (
+        "route: {receiver: a}\n"
+        + BASE
+        + "time_intervals:\n- name: t\n  time_intervals:\n"
+        + "  - times: [{start_time: '10:00', end_time: '09:00'}]\n",
+        6,
+        "time_intervals[0].time_intervals[0].times[0]",
+        "start time cannot be equal or greater",
+    ),
+    (
+        "route: {receiver: a}\n"
+        + BASE
+        + "time_intervals:\n- name: t\n  time_intervals:\n  - location: Mars/Base\n",
+        6,
+        "time_intervals[0].time_intervals[0].location",
+        "unknown time zone",
+    ),
+    (
+        "global: {resolve_timeout: 1h, smtp_smarthost: nohost}\nroute: {receiver: a}\n" + BASE,
+        1,
+        "global.smtp_smarthost",
+        "missing port",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "line", "field", "message"), ERROR_CASES)
 def test_errors_name_file_line_field(text: str, line: int, field: str, message: str) -> None:
     err = _err(text)
     assert err.file == "am.yml"

@@ -88,9 +88,7 @@ def _alert(ends_in_ms: int | None = None, **labels: str) -> Alert:
     )
 
 
-def _dispatcher(
-    rec: Recorder, tmp_path: Path, cfg: AlertmanagerConfig | None = None
-) -> Dispatcher:
+def _dispatcher(rec: Recorder, tmp_path: Path, cfg: AlertmanagerConfig | None = None) -> Dispatcher:
     path = db_path(tmp_path)
     return Dispatcher(
         cfg or load_config(CFG),

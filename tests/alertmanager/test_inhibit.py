@@ -47,7 +47,9 @@ def test_source_inhibits_target_with_equal_labels() -> None:
 def test_missing_equal_labels_on_both_sides_are_equal() -> None:
     ih = _inhibitor(_alert(alertname="Disk", severity="critical"))
     assert ih.mutes(from_dict({"alertname": "Disk", "severity": "warning"}), NOW)
-    assert not ih.mutes(from_dict({"alertname": "Disk", "cluster": "x", "severity": "warning"}), NOW)
+    assert not ih.mutes(
+        from_dict({"alertname": "Disk", "cluster": "x", "severity": "warning"}), NOW
+    )
 
 
 def test_resolved_source_does_not_inhibit_and_forget_removes() -> None:

@@ -38,7 +38,9 @@ def clock() -> FakeClock:
 
 def test_states_and_mutes(clock: FakeClock) -> None:
     s = Silences(clock=clock)
-    sid = s.create(parse_matchers('job="api", env=~"prod|stage"'), 0, clock.now + 10 * MIN, "me", "x")
+    sid = s.create(
+        parse_matchers('job="api", env=~"prod|stage"'), 0, clock.now + 10 * MIN, "me", "x"
+    )
     later = s.create(parse_matchers("job=db"), clock.now + 5 * MIN, clock.now + 10 * MIN)
     assert s.get(sid) is not None and s.get(sid).state(clock.now) == ACTIVE  # type: ignore[union-attr]
     assert s.get(later).state(clock.now) == PENDING  # type: ignore[union-attr]
@@ -120,7 +122,9 @@ def test_gc_after_retention(clock: FakeClock) -> None:
 def test_persistence_across_reopen(tmp_path: Path, clock: FakeClock) -> None:
     path = db_path(tmp_path)
     s = Silences(path, clock=clock)
-    keep = s.create(parse_matchers('job=~"api|web", env!="dev"'), 0, clock.now + 10 * MIN, "ann", "deploy")
+    keep = s.create(
+        parse_matchers('job=~"api|web", env!="dev"'), 0, clock.now + 10 * MIN, "ann", "deploy"
+    )
     gone = s.create(parse_matchers("job=db"), 0, clock.now + 10 * MIN)
     s.expire(gone)
     s.close()

@@ -33,8 +33,8 @@ time_intervals:
 """
 
 
-def _ms(*args: int, tz: dt.tzinfo = dt.UTC) -> int:
-    return int(dt.datetime(*args, tzinfo=tz).timestamp() * 1000)  # type: ignore[misc]
+def _ms(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> int:
+    return int(dt.datetime(year, month, day, hour, minute, tzinfo=dt.UTC).timestamp() * 1000)
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +79,9 @@ def test_bad_days_of_month(bad: str) -> None:
         parse_day_of_month_range(bad)
 
 
-@pytest.mark.parametrize(("start", "end"), [("9:00", "10:00"), ("10:00", "10:00"), ("23:00", "24:01")])
+@pytest.mark.parametrize(
+    ("start", "end"), [("9:00", "10:00"), ("10:00", "10:00"), ("23:00", "24:01")]
+)
 def test_bad_times(start: str, end: str) -> None:
     with pytest.raises(TimeIntervalError):
         parse_time_range(start, end)

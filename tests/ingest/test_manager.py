@@ -247,3 +247,20 @@ async def test_target_limit_fails_every_target(exporter: Exporter, storage: Memo
         assert exporter.requests == []
     finally:
         await mgr.stop()
+
+
+async def test_bad_relabel_config_changes_nothing(
+    exporter: Exporter, storage: MemoryStorage
+) -> None:
+    good = ScrapeConfig(
+        job_name="a", static_configs=[StaticConfig(targets=[exporter.address])], **FAST
+    )  # type: ignore[arg-type]
+    bad = ScrapeConfig(job_name="b", relabel_configs=[RelabelConfig(action="bogus")], **FAST)  # type: ignore[arg-type]
+    mgr = ScrapeManager(storage)
+    await mgr.apply_config(_config(good))
+    try:
+        with pytest.raises(ValueError, match="scrape job 'b'"):
+            await mgr.apply_config(_config(bad))
+        assert mgr.scrape_pools() == ["a"]
+    finally:
+        await mgr.stop()

@@ -216,3 +216,31 @@ def test_metric_selector_errors() -> None:
         parse_metric_selector('{a="b"')
     with pytest.raises(ParseError, match='unexpected "}" in label matching'):
         parse_metric_selector("foo{a}")
+
+
+def test_absurd_nesting_is_refused_cleanly() -> None:
+    depth = 2000
+    with pytest.raises(ParseError, match="nested too deeply"):
+        parse_expr("(" * depth + "foo" + ")" * depth)
+    # Realistic depths are fine.
+    assert parse_expr("(" * 50 + "foo" + ")" * 50) is not None
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("sum(1 +)", 'unexpected ")" in aggregation'),
+        ("sum by (a) foo", 'unexpected identifier "foo" in aggregation'),
+        ("rate(1 +)", 'unexpected ")"'),
+        (
+            "sum(foo offset)",
+            'unexpected ")" in offset, expected number, duration, step(), or range()',
+        ),
+        ("foo[5m +]", 'unexpected "]" in subquery or range selector'),
+        ("foo[5m:1m +]", 'unexpected "]" in subquery selector'),
+    ],
+)
+def test_errors_take_the_enclosing_construct_as_context(query: str, message: str) -> None:
+    with pytest.raises(ParseError) as info:
+        parse_expr(query)
+    assert info.value.message.startswith(message)

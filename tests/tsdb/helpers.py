@@ -50,16 +50,15 @@ def select_all(db: TSDB, name: str, mint: int = 0, maxt: int = 2**62) -> list[Se
 
 
 def as_dict(series: list[Series]) -> dict[Labels, list[tuple[int, float]]]:
-    return {
-        s.labels: list(zip(s.ts.tolist(), s.values.tolist(), strict=True)) for s in series
-    }
+    return {s.labels: list(zip(s.ts.tolist(), s.values.tolist(), strict=True)) for s in series}
 
 
 def same_series(a: list[Series], b: list[Series]) -> bool:
     if [s.labels for s in a] != [s.labels for s in b]:
         return False
     return all(
-        np.array_equal(x.ts, y.ts) and np.array_equal(x.values.view(np.uint64), y.values.view(np.uint64))
+        np.array_equal(x.ts, y.ts)
+        and np.array_equal(x.values.view(np.uint64), y.values.view(np.uint64))
         for x, y in zip(a, b, strict=True)
     )
 

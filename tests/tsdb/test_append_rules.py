@@ -11,7 +11,9 @@ from tidewatch.value import STALE_NAN
 def _counter(db, name: str) -> float:  # type: ignore[no-untyped-def]
     for fam in db.self_metrics():
         if fam.name == name.removesuffix("_total"):
-            return sum(s.value for s in fam.samples if s.name.endswith("_total") or s.name == fam.name)
+            return sum(
+                s.value for s in fam.samples if s.name.endswith("_total") or s.name == fam.name
+            )
     raise KeyError(name)
 
 

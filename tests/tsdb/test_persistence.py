@@ -1,5 +1,6 @@
 """Restart, WAL replay, compaction and retention."""
 
+import itertools
 from pathlib import Path
 
 from tests.tsdb.helpers import HOUR, T0, as_dict, fill, lbl, open_db, same_series, select_all
@@ -79,7 +80,7 @@ def test_compaction_keeps_answers(tmp_path: Path) -> None:
     for b in db.blocks:
         assert b.meta.num_samples > 0
     spans = sorted((b.meta.min_time, b.meta.max_time) for b in db.blocks)
-    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+    for (_, end), (start, _) in itertools.pairwise(spans):
         assert end <= start  # no overlap left
     before = select_all(db, "m")
     db.close()
@@ -90,14 +91,25 @@ def test_compaction_keeps_answers(tmp_path: Path) -> None:
 
 
 def test_overlapping_blocks_are_merged(tmp_path: Path) -> None:
-    from tidewatch.tsdb.compact import plan
+    import numpy as np
 
+    from tidewatch.tsdb.block import write_block
+
+    a, b = SERIES[0], SERIES[1]
+    # Block 1: series a at 0..9 min; block 2 (overlapping): a at 5..14 min, b at 0..4.
+    t1 = T0 + np.arange(10) * 60_000
+    write_block(tmp_path, [a], np.zeros(10, np.int64), t1, np.arange(10.0), T0, T0 + HOUR)
+    t2 = np.concatenate([T0 + np.arange(5, 15) * 60_000, T0 + np.arange(5) * 60_000])
+    v2 = np.concatenate([np.arange(5.0, 15.0), np.full(5, 7.0)])
+    ids2 = np.array([0] * 10 + [1] * 5, np.int64)
+    write_block(tmp_path, [a, b], ids2, t2, v2, T0 + 5 * 60_000 - 1, T0 + 2 * HOUR)
     db = open_db(tmp_path, block_duration_ms=HOUR)
-    fill(db, SERIES[:2], T0, 500)
+    before = select_all(db, "m")
+    assert [len(s.ts) for s in before] == [15, 5]
     db.maintain()
-    n = len(db.blocks)
-    assert n >= 1
-    assert plan([b.meta for b in db.blocks], [HOUR]) == []
+    assert len(db.blocks) == 1 and db.blocks[0].meta.level == 2
+    assert (db.blocks[0].meta.min_time, db.blocks[0].meta.max_time) == (T0, T0 + 2 * HOUR)
+    assert same_series(select_all(db, "m"), before)
     db.close()
 
 

@@ -16,7 +16,7 @@ SERIES = [
 ]
 
 
-def M(t: str, name: str, value: str) -> Matcher:  # noqa: N802
+def M(t: str, name: str, value: str) -> Matcher:
     return Matcher(MatchType(t), name, value)
 
 

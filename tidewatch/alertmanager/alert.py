@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cmp_to_key
 
 from tidewatch.alertmanager.fingerprint import fingerprint
@@ -48,7 +48,13 @@ class Alert:
         return self.ends_at != 0 and self.ends_at <= now_ms
 
     def copy(self, **changes: object) -> Alert:
-        return replace(self, **changes)  # type: ignore[arg-type]
+        """A shallow copy with some fields changed."""
+        dup = object.__new__(Alert)
+        dup.__dict__.update(self.__dict__)
+        dup.__dict__.update(changes)
+        if "labels" in changes:
+            dup.fingerprint = fingerprint(dup.labels)
+        return dup
 
     def merge(self, newer: Alert, now_ms: int) -> Alert:
         """Combine two deliveries of the same alert (Alertmanager's ``Alert.Merge``)."""

@@ -34,12 +34,9 @@ def is_valid_label_name(name: str) -> bool:
 def parse_matchers(text: str) -> list[Matcher]:
     """Parse a comma-separated list of matchers, optionally wrapped in braces."""
     s = text.strip()
-    if s.startswith("{"):
-        if not s.endswith("}"):
-            raise MatcherParseError(f"missing closing '}}': {text}")
-        s = s[1:-1]
-    elif s.endswith("}"):
-        raise MatcherParseError(f"missing opening '{{': {text}")
+    # Each brace is optional on its own, as in Alertmanager's classic parser (which
+    # its fallback mode still accepts): "{a=b" and "a=b}" both load.
+    s = s.removeprefix("{").removesuffix("}")
     tokens = _split_top_level(s)
     out: list[Matcher] = []
     for i, token in enumerate(tokens):

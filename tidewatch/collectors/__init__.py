@@ -1,0 +1,2 @@
+"""Host metrics with node_exporter's names (`host.HostCollector`) and tidewatch's own
+/metrics (`self_metrics.SelfMetrics`)."""

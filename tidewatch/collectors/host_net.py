@@ -128,7 +128,7 @@ def netstat(files: Files, paths: HostPaths, fields: Pattern | None) -> list[Metr
     return [
         untyped(f"node_netstat_{key}", f"Statistic {key.replace('_', '')}.", value)
         for key, value in stats.items()
-        if not (fields is not None and not fields.search(key))
+        if fields is None or fields.search(key)
     ]
 
 

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import aiohttp
-import yaml
 
 from tidewatch import __version__
+from tidewatch.config.errors import ConfigError
+from tidewatch.config.file_sd import load_file_sd
 from tidewatch.config.model import FileSDConfig, HTTPSDConfig, StaticConfig
 
 log = logging.getLogger(__name__)
@@ -131,15 +132,15 @@ class FileDiscoverer:
         return stamps
 
     def _read(self, path: str) -> list[TargetGroup]:
-        with open(path, "rb") as f:
-            raw = f.read()
-        if path.endswith((".yml", ".yaml")):
-            data = yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        elif path.endswith(".json"):
-            data = json.loads(raw)
-        else:
-            raise SDError(f"unsupported file_sd extension: {path}")
-        return groups_from_list(data, path, {"__meta_filepath": path})
+        # One file_sd reader for the project: the config package's, with line numbers.
+        return [
+            TargetGroup(
+                source=f"{path}:{i}",
+                targets=[{"__address__": t} for t in sc.targets],
+                labels=dict(sc.labels),
+            )
+            for i, sc in enumerate(load_file_sd(path))
+        ]
 
     def load(self) -> list[TargetGroup]:
         stamps = self._stat_all()
@@ -148,7 +149,7 @@ class FileDiscoverer:
         for path in stamps:
             try:
                 current[path] = self._read(path)
-            except (OSError, ValueError, yaml.YAMLError) as exc:
+            except (OSError, ValueError, ConfigError) as exc:
                 self.read_errors += 1
                 log.error("file_sd: error reading %s: %s", path, exc)
                 current[path] = self._last_good.get(path, [])

@@ -16,6 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from tidewatch.config.model import Config
 from tidewatch.duration import format_duration
 from tidewatch.ingest.pool import ScrapePool, base_dir_of
+from tidewatch.ingest.relabel import RelabelConfigError, compile_relabel
 from tidewatch.ingest.scrape_loop import LoopStats, ScrapeLoop
 from tidewatch.matcher import Matcher, matches_all
 from tidewatch.tsdb.interface import Storage
@@ -50,6 +51,13 @@ class ScrapeManager:
 
     async def apply_config(self, cfg: Config) -> None:
         """Start, stop or update scrape pools to match ``cfg``."""
+        # Validate every job before touching anything: a bad config changes nothing.
+        for sc in cfg.prometheus.scrape_configs:
+            try:
+                compile_relabel(sc.relabel_configs)
+                compile_relabel(sc.metric_relabel_configs)
+            except RelabelConfigError as exc:
+                raise RelabelConfigError(f"scrape job {sc.job_name!r}: {exc}") from None
         async with self._lock:
             base_dir = base_dir_of(cfg.source_path)
             wanted = {sc.job_name: sc for sc in cfg.prometheus.scrape_configs}

@@ -185,14 +185,17 @@ def aggregate(ev: Evaluator, node: AggregateExpr) -> VectorSteps:
 
 
 def _warn_quantile(ev: Evaluator, q: F64, node: AggregateExpr) -> None:
+    """Prometheus warns once each for NaN, the largest value above 1 and the smallest below 0."""
     assert node.param is not None
     pos = node.param.pos[0]
-    if np.isnan(q).any():
-        ev.annotations.warn(f"quantile value should be between 0 and 1, got {go_g(float('nan'))}", pos)
-    if len(q) and np.nanmax(q) > 1 if not np.isnan(q).all() else False:
-        ev.annotations.warn(f"quantile value should be between 0 and 1, got {go_g(float(np.nanmax(q)))}", pos)
-    if len(q) and np.nanmin(q) < 0 if not np.isnan(q).all() else False:
-        ev.annotations.warn(f"quantile value should be between 0 and 1, got {go_g(float(np.nanmin(q)))}", pos)
+    msg = "quantile value should be between 0 and 1, got "
+    finite = q[~np.isnan(q)]
+    if len(finite) < len(q):
+        ev.annotations.warn(msg + "NaN", pos)
+    if len(finite) and float(finite.max()) > 1:
+        ev.annotations.warn(msg + go_g(float(finite.max())), pos)
+    if len(finite) and float(finite.min()) < 0:
+        ev.annotations.warn(msg + go_g(float(finite.min())), pos)
 
 
 def _select_k(ev: Evaluator, node: AggregateExpr, vec: VectorSteps, param: F64) -> VectorSteps:
@@ -211,7 +214,7 @@ def _select_k(ev: Evaluator, node: AggregateExpr, vec: VectorSteps, param: F64) 
     if not vec.labels:
         return VectorSteps.empty(n)
     k = np.trunc(param).astype(np.int64)
-    keys, members = _groups(vec.labels, frozenset(node.grouping), node.without)
+    _, members = _groups(vec.labels, frozenset(node.grouping), node.without)
     selected = np.zeros_like(vec.present)
     rank_first = np.zeros(len(vec.labels), dtype=np.int64)
     group_of = np.zeros(len(vec.labels), dtype=np.int64)

@@ -75,6 +75,7 @@ __all__ = [
     "Cardinality",
     "DurationEvalError",
     "DurationExpr",
+    "DurationOperand",
     "Expr",
     "MatrixSelector",
     "NumberLiteral",

@@ -8,9 +8,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tidewatch.labels import METRIC_NAME, Labels
-from tidewatch.promql.errors import go_labels
 from tidewatch.promql.ast import BinaryExpr, Cardinality, VectorMatching
-from tidewatch.promql.errors import QueryError
+from tidewatch.promql.errors import QueryError, go_labels
 from tidewatch.promql.values import F64, Bools, ScalarSteps, StepValue, VectorSteps
 
 if TYPE_CHECKING:
@@ -62,7 +61,9 @@ def binary(ev: Evaluator, node: BinaryExpr) -> StepValue:
     rhs = ev.eval(node.rhs)
     if op in SET_OPS:
         if not (isinstance(lhs, VectorSteps) and isinstance(rhs, VectorSteps)):
-            raise QueryError("execution", f"set operator {op} not allowed in binary scalar expression")
+            raise QueryError(
+                "execution", f"set operator {op} not allowed in binary scalar expression"
+            )
         return set_op(op, lhs, rhs, node.matching or VectorMatching(Cardinality.MANY_TO_MANY))
     if isinstance(lhs, ScalarSteps) and isinstance(rhs, ScalarSteps):
         if op in COMPARISON:
@@ -126,7 +127,7 @@ def set_op(op: str, lhs: VectorSteps, rhs: VectorSteps, m: VectorMatching) -> Ve
     rid = _sig_ids(rhs.labels, m.on, names, table)
     n_sigs = len(table)
     if op == "and":
-        rp = _sig_presence(rid, rhs.present, n_sigs) > 0
+        rp = np.asarray(_sig_presence(rid, rhs.present, n_sigs) > 0)
         present = lhs.present & rp[lid] if len(lid) else lhs.present
         return VectorSteps(lhs.labels, lhs.values, present, lhs.drop_name).compact()
     if op == "unless":
@@ -182,18 +183,18 @@ def vector_vector(
     one_id = _sig_ids(one.labels, m.on, names, table)
     n_sigs = len(table)
     one_count = _sig_presence(one_id, one.present, n_sigs)
-    active = many.present.any(axis=0) & one.present.any(axis=0)
+    active: Bools = np.asarray(many.present.any(axis=0) & one.present.any(axis=0), dtype=bool)
     dup = (one_count > 1) & active[None, :]
     if dup.any():
         sig_i, step_j = (int(x[0]) for x in np.nonzero(dup))
         rows = [r for r in range(len(one.labels)) if one_id[r] == sig_i and one.present[r, step_j]]
-        a, b = sorted(go_labels(one.labels[r]) for r in rows[:2])
+        first, second = sorted(go_labels(one.labels[r]) for r in rows[:2])
         side = "left" if swapped else "right"
         sig = next(k for k, v in table.items() if v == sig_i)
         raise QueryError(
             "execution",
             f"found duplicate series for the match group {go_labels(sig)} on the {side} "
-            f"hand-side of the operation: [{a}, {b}];many-to-many matching not allowed: "
+            f"hand-side of the operation: [{first}, {second}];many-to-many matching not allowed: "
             "matching labels must be unique on one side",
         )
     # For each signature and step: which one-side row is present (or -1).

@@ -257,7 +257,9 @@ class Evaluator:
         return list(vs.matchers)
 
     def select_vector(self, vs: VectorSelector, *, with_ts: bool = False) -> VectorSteps:
-        times = self.eval_times(vs.at_ms, vs.at_modifier, self.duration(vs.offset_expr, vs.offset_ms, negative=True))
+        times = self.eval_times(
+            vs.at_ms, vs.at_modifier, self.duration(vs.offset_expr, vs.offset_ms, negative=True)
+        )
         vec, _ = self.select_vector_at(vs, times, with_ts=with_ts)
         return vec
 
@@ -275,7 +277,9 @@ class Evaluator:
         rows_p: list[np.ndarray] = []
         rows_t: list[np.ndarray] = []
         loaded = 0
-        for s in series:
+        for k, s in enumerate(series):
+            if k % 256 == 255:
+                self.check()
             if len(s.ts) == 0:
                 continue
             idx = np.searchsorted(s.ts, times, side="right") - 1
@@ -306,7 +310,9 @@ class Evaluator:
         if vs.anchored or vs.smoothed:
             raise QueryError("execution", "anchored and smoothed range selectors are not supported")
         range_ms = self.duration(ms.range_expr, ms.range_ms)
-        times = self.eval_times(vs.at_ms, vs.at_modifier, self.duration(vs.offset_expr, vs.offset_ms, negative=True))
+        times = self.eval_times(
+            vs.at_ms, vs.at_modifier, self.duration(vs.offset_expr, vs.offset_ms, negative=True)
+        )
         return self.select_range_at(vs, range_ms, times)
 
     def select_range_at(self, vs: VectorSelector, range_ms: int, times: I64) -> RangeSteps:
@@ -317,7 +323,9 @@ class Evaluator:
         maxt = int(times.max())
         out: list[RangeSeries] = []
         loaded = 0
-        for s in self.querier.select(self._matchers(vs), mint, maxt):
+        for k, s in enumerate(self.querier.select(self._matchers(vs), mint, maxt)):
+            if k % 256 == 255:
+                self.check()
             ts, vals = s.ts, s.values
             stale = stale_mask(vals)
             if stale.any():

@@ -29,7 +29,6 @@ from tidewatch.promql.values import (
     RangeSteps,
     ScalarSteps,
     StepValue,
-    StringSteps,
     VectorSteps,
 )
 
@@ -106,16 +105,21 @@ def call(ev: Evaluator, node: Call) -> StepValue:
         return ScalarSteps(np.full(n, value))
     if name in ("min_of", "max_of"):
         a, b = ev.eval_scalar(args[0]).values, ev.eval_scalar(args[1]).values
-        return ScalarSteps(np.fmin(a, b) if name == "min_of" else np.fmax(a, b))
+        return ScalarSteps(np.minimum(a, b) if name == "min_of" else np.maximum(a, b))
     matrix_idx = next(
         (i for i, a in enumerate(args) if isinstance(_unwrap(a), MatrixSelector | SubqueryExpr)),
         None,
     )
-    if matrix_idx is not None and node.func.arg_types[min(matrix_idx, len(node.func.arg_types) - 1)].value == "matrix":
+    if (
+        matrix_idx is not None
+        and node.func.arg_types[min(matrix_idx, len(node.func.arg_types) - 1)].value == "matrix"
+    ):
         return _range_function(ev, node, matrix_idx)
     if name == "vector":
         s = ev.eval_scalar(args[0]).values
-        return VectorSteps([()], s[None, :].copy(), np.ones((1, n), dtype=bool), np.zeros(1, dtype=bool))
+        return VectorSteps(
+            [()], s[None, :].copy(), np.ones((1, n), dtype=bool), np.zeros(1, dtype=bool)
+        )
     if name == "scalar":
         v = ev.eval_vector(args[0])
         cnt = v.present.sum(axis=0)
@@ -138,7 +142,10 @@ def call(ev: Evaluator, node: Call) -> StepValue:
             v = ev.eval_vector(args[0])
         else:
             v = VectorSteps(
-                [()], (ev.steps / 1000.0)[None, :], np.ones((1, n), dtype=bool), np.zeros(1, dtype=bool)
+                [()],
+                (ev.steps / 1000.0)[None, :],
+                np.ones((1, n), dtype=bool),
+                np.zeros(1, dtype=bool),
             )
         return _with_values(v, _date_func(name, v.values))
     if name in ("sort", "sort_desc"):
@@ -151,7 +158,7 @@ def call(ev: Evaluator, node: Call) -> StepValue:
         return _label_join(ev, node)
     if name == "absent":
         v = ev.eval_vector(args[0])
-        missing = ~v.present.any(axis=0) if len(v.labels) else np.ones(n, dtype=bool)
+        missing = np.asarray(~v.present.any(axis=0), dtype=bool)
         return VectorSteps(
             [_absent_labels(args[0])],
             np.ones((1, n)),
@@ -209,7 +216,9 @@ def _date_func(name: str, values: F64) -> F64:
     elif name == "day_of_year":
         out = (days - years.astype("datetime64[D]")).astype(np.int64) + 1
     elif name == "days_in_month":
-        out = ((months + 1).astype("datetime64[D]") - months.astype("datetime64[D]")).astype(np.int64)
+        out = ((months + 1).astype("datetime64[D]") - months.astype("datetime64[D]")).astype(
+            np.int64
+        )
     elif name == "month":
         out = months.astype(np.int64) % 12 + 1
     else:
@@ -220,9 +229,13 @@ def _date_func(name: str, values: F64) -> F64:
 def _timestamp(ev: Evaluator, node: Call) -> VectorSteps:
     arg = node.args[0]
     if isinstance(arg, VectorSelector):
-        times = ev.eval_times(arg.at_ms, arg.at_modifier, ev.duration(arg.offset_expr, arg.offset_ms, negative=True))
+        times = ev.eval_times(
+            arg.at_ms, arg.at_modifier, ev.duration(arg.offset_expr, arg.offset_ms, negative=True)
+        )
         vec, ts = ev.select_vector_at(arg, times, with_ts=True)
-        return VectorSteps(vec.labels, ts / 1000.0, vec.present, np.ones(len(vec.labels), dtype=bool))
+        return VectorSteps(
+            vec.labels, ts / 1000.0, vec.present, np.ones(len(vec.labels), dtype=bool)
+        )
     v = ev.eval_vector(arg)
     vals = np.broadcast_to((ev.steps / 1000.0)[None, :], v.values.shape).copy()
     return _with_values(v, vals)
@@ -268,6 +281,10 @@ def _natsort_key(s: str) -> list[tuple[int, int | str]]:
 def _sort_by_label(ev: Evaluator, node: Call, *, desc: bool) -> VectorSteps:
     v = ev.eval_vector(node.args[0])
     if not ev.is_instant:
+        ev.annotations.warn(
+            "sort is ineffective for range queries since results are always ordered by labels",
+            node.pos[0],
+        )
         return v
     names = [_string_arg(a) for a in node.args[1:]]
 
@@ -357,7 +374,9 @@ def _label_replace(ev: Evaluator, node: Call) -> VectorSteps:
     try:
         rx = compile_anchored(regex)
     except RegexError:
-        raise QueryError("execution", f'invalid regular expression in label_replace(): "{regex}"') from None
+        raise QueryError(
+            "execution", f'invalid regular expression in label_replace(): "{regex}"'
+        ) from None
     if not _valid_label_name(dst):
         raise QueryError("execution", f'invalid destination label name in label_replace(): "{dst}"')
     labels: list[Labels] = []
@@ -522,9 +541,13 @@ def _kernel(
         assert sf_arr is not None and tf_arr is not None
         sf, tf = float(sf_arr[0]), float(tf_arr[0])
         if not 0 < sf < 1:
-            raise QueryError("execution", f"invalid smoothing factor. Expected: 0 < sf < 1, got: {sf:f}")
+            raise QueryError(
+                "execution", f"invalid smoothing factor. Expected: 0 < sf < 1, got: {sf:f}"
+            )
         if not 0 < tf < 1:
-            raise QueryError("execution", f"invalid trend factor. Expected: 0 < tf < 1, got: {tf:f}")
+            raise QueryError(
+                "execution", f"invalid trend factor. Expected: 0 < tf < 1, got: {tf:f}"
+            )
         return lambda ts, v, lo, hi: windows.double_exponential_smoothing(ts, v, lo, hi, sf, tf)
     raise QueryError("execution", f"function {name} is not supported")
 
@@ -589,7 +612,11 @@ def _histogram_quantile(ev: Evaluator, node: Call) -> VectorSteps:
 
 
 def _monotonicity_info(
-    ev: Evaluator, key: Labels, pos: int, fix: tuple[np.ndarray, float, float, float], steps: np.ndarray
+    ev: Evaluator,
+    key: Labels,
+    pos: int,
+    fix: tuple[np.ndarray, float, float, float],
+    steps: np.ndarray,
 ) -> None:
     fixed_steps, min_b, max_b, max_diff = fix
     name = dict(key).get(METRIC_NAME, "")
@@ -610,6 +637,3 @@ def _histogram_fraction(ev: Evaluator, node: Call) -> VectorSteps:
         res, ok = bucket_fraction(lower, upper, le, v.values[idx], v.present[idx])
         out_v[g], out_p[g] = res, ok
     return VectorSteps(keys, out_v, out_p, np.ones(len(keys), dtype=bool)).compact()
-
-
-_ = StringSteps

@@ -77,8 +77,8 @@ def bucket_quantile(
     """Quantile per step; also ``(fixed step indexes, min bucket, max bucket,
     max diff)`` when the input had to be forced monotonic."""
     n = counts.shape[1]
-    out = np.full(n, np.nan)
-    ok = present.any(axis=0)
+    out: F64 = np.full(n, np.nan)
+    ok: Bools = np.asarray(present.any(axis=0), dtype=bool)
     fixed_steps: list[np.ndarray] = []
     min_b, max_b, max_diff = math.inf, -math.inf, 0.0
     for rows, cols in _patterns(present):
@@ -120,7 +120,9 @@ def bucket_quantile(
             bucket_start = np.where(b > 0, b_le[prev_b], 0.0)
             cnt = c[np.minimum(b, len(b_le) - 1), cols_i]
             prev_cnt = np.where(b > 0, c[prev_b, cols_i], 0.0)
-            interp = bucket_start + (bucket_end - bucket_start) * ((rank - prev_cnt) / (cnt - prev_cnt))
+            interp = bucket_start + (bucket_end - bucket_start) * (
+                (rank - prev_cnt) / (cnt - prev_cnt)
+            )
             res = np.where(
                 b == len(b_le) - 1,
                 b_le[len(b_le) - 2],
@@ -144,8 +146,8 @@ def bucket_fraction(
     lower: F64, upper: F64, le: F64, counts: F64, present: Bools
 ) -> tuple[F64, Bools]:
     n = counts.shape[1]
-    out = np.full(n, np.nan)
-    ok = present.any(axis=0)
+    out: F64 = np.full(n, np.nan)
+    ok: Bools = np.asarray(present.any(axis=0), dtype=bool)
     for rows, cols in _patterns(present):
         b_le, c = _coalesced(le[rows], counts[rows][:, cols])
         for k, j in enumerate(cols.tolist()):
@@ -170,10 +172,16 @@ def _fraction_one(lower: float, upper: float, le: F64, counts: F64) -> float:
         upper_bound = float(le[i])
         bc = float(counts[i])
 
-        def interp(x: float, lb: float = lower_bound, ub: float = upper_bound, cnt: float = bc) -> float:
+        def interp(
+            x: float,
+            lb: float = lower_bound,
+            ub: float = upper_bound,
+            cnt: float = bc,
+            r: float = rank,
+        ) -> float:
             if lb == -math.inf:
                 return cnt
-            return rank + (cnt - rank) * (x - lb) / (ub - lb)
+            return r + (cnt - r) * (x - lb) / (ub - lb)
 
         if not lower_set and lower_bound >= lower:
             lower_rank, lower_set = rank, True

@@ -196,6 +196,17 @@ _KIND_DESC = {
 }
 
 
+_GO_QUOTE_ESCAPES = {
+    "\a": "\\a",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\v": "\\v",
+}
+
+
 def go_quote(s: str) -> str:
     """Go's ``%q`` for the strings that appear in messages and printed queries."""
     out = ['"']
@@ -204,12 +215,8 @@ def go_quote(s: str) -> str:
             out.append('\\"')
         elif ch == "\\":
             out.append("\\\\")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\r":
-            out.append("\\r")
+        elif ch in _GO_QUOTE_ESCAPES:
+            out.append(_GO_QUOTE_ESCAPES[ch])
         elif ch < " " or ch == "\x7f":
             out.append(f"\\x{ord(ch):02x}")
         elif 0xDC80 <= ord(ch) <= 0xDCFF:

@@ -424,7 +424,8 @@ class _Parser:
             if sign is None:
                 # An unsigned "(...)" is a full duration expression (yacc shifts).
                 return self.parse_duration_expr(0)
-            value = self.parse_duration_paren()
+            # Prometheus positions this wrapper at the inner expression.
+            value = self.parse_duration_paren(inner_pos=True)
         else:
             self.unexpected("offset", _DURATION_EXPECTED)
         if sign is not None:
@@ -540,7 +541,7 @@ class _Parser:
         self.check_duration_enabled(expr.pos)
         return expr
 
-    def parse_duration_paren(self) -> DurationOperand:
+    def parse_duration_paren(self, inner_pos: bool = False) -> DurationOperand:
         open_tok = self.advance()
         inner = self.parse_duration_expr(0)
         self.expect("RIGHT_PAREN", "", "")
@@ -548,7 +549,8 @@ class _Parser:
         if isinstance(inner, DurationExpr):
             inner.wrapped = True
             return inner
-        return DurationExpr("+", None, inner, (open_tok.pos, self.last_end), wrapped=True)
+        pos = inner.pos if inner_pos else (open_tok.pos, self.last_end)
+        return DurationExpr("+", None, inner, pos, wrapped=True)
 
     def apply_duration_sign(self, sign: Token, value: DurationOperand) -> DurationOperand:
         if isinstance(value, NumberLiteral):
@@ -832,7 +834,10 @@ def _go_parse_int(text: str) -> int:
 
 def _go_round(x: float) -> int:
     """Go's ``math.Round``: halves away from zero (Python's round() goes to even)."""
-    return int(math.floor(x + 0.5)) if x >= 0 else -int(math.floor(-x + 0.5))
+    whole = math.trunc(x)
+    if abs(x - whole) >= 0.5:
+        whole += 1 if x > 0 else -1
+    return whole
 
 
 def seconds_to_ms(seconds: float) -> int:
@@ -1059,8 +1064,12 @@ class _Checker:
 def parse_expr(text: str, options: ParserOptions | None = None) -> Expr:
     """Parse a PromQL expression; raises :class:`ParseError`."""
     parser = _Parser(text, options or _DEFAULT_OPTIONS)
-    expr = parser.parse_top()
-    _Checker(text).check(expr)
+    try:
+        expr = parser.parse_top()
+        _Checker(text).check(expr)
+    except RecursionError:
+        # Hundreds of nested levels: refuse cleanly instead of failing the request.
+        raise ParseError("expression nested too deeply", 0, len(text), text) from None
     return expr
 
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 import copy
 import math
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 import re2
 
@@ -25,7 +27,6 @@ from tidewatch.promql.ast import (
     Call,
     DurationExpr,
     Expr,
-    MatrixSelector,
     SubqueryExpr,
     VectorSelector,
     children,
@@ -38,12 +39,19 @@ from tidewatch.promql.parser import ParseError, parse_expr, parse_metric_selecto
 from tidewatch.promql.values import Matrix, Scalar, String, Vector
 from tidewatch.value import STALE_NAN
 
+if TYPE_CHECKING:
+    from tidewatch.tsdb.interface import Querier
+
 EPSILON = 1e-6
-_PAT_INSTANT = re2.compile(r"^eval(?:_(fail|ordered|warn|info))?\s+instant\s+(?:at\s+(.+?))?\s+(.+)$")
+_PAT_INSTANT = re2.compile(
+    r"^eval(?:_(fail|ordered|warn|info))?\s+instant\s+(?:at\s+(.+?))?\s+(.+)$"
+)
 _PAT_RANGE = re2.compile(
     r"^eval(?:_(fail|warn|info))?\s+range\s+from\s+(.+)\s+to\s+(.+)\s+step\s+(.+?)\s+(.+)$"
 )
-_PAT_EXPECT = re2.compile(r"^expect\s+(ordered|fail|warn|no_warn|info|no_info)(?:\s+(regex|msg):(.+))?$")
+_PAT_EXPECT = re2.compile(
+    r"^expect\s+(ordered|fail|warn|no_warn|info|no_info)(?:\s+(regex|msg):(.+))?$"
+)
 _PAT_RANGE_VECTOR = re2.compile(r"^expect range vector from\s+(.+?)\s+to\s+(.+?)\s+step\s+(.+)$")
 _CONTEXT_FUNCS = re2.compile(r"(start|end|range|step)\(\)")
 _AT_UNSAFE = {
@@ -71,6 +79,25 @@ _NATIVE_FUNCS = {
     "histogram_stdvar",
 }
 _EXPERIMENTAL_AGGS = {"limitk", "limit_ratio"}
+# Experimental functions the engine implements; their cases run like any other.
+SUPPORTED_EXPERIMENTAL = {
+    "sort_by_label",
+    "sort_by_label_desc",
+    "double_exponential_smoothing",
+    "mad_over_time",
+    "ts_of_first_over_time",
+    "ts_of_last_over_time",
+    "ts_of_max_over_time",
+    "ts_of_min_over_time",
+    "min_of",
+    "max_of",
+    "limitk",
+    "start",
+    "end",
+    "range",
+    "step",
+}
+SUPPORTED_DURATION_EXPRESSIONS = True
 
 Values = list[float | None]  # None = omitted point
 
@@ -362,7 +389,7 @@ def _parse_eval(lines: list[str], i: int, cmds: list[Command]) -> int:
 
 
 def _unquote(text: str) -> str:
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"`":
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in '"`':
         if text[0] == "`":
             return text[1:-1]
         return bytes(text[1:-1], "utf-8").decode("unicode_escape")
@@ -377,23 +404,18 @@ def _experimental_reason(expr: Expr) -> str | None:
         if isinstance(node, Call):
             if node.func.name in _NATIVE_FUNCS:
                 return "native histograms"
-            if node.func.experimental:
+            if node.func.experimental and node.func.name not in SUPPORTED_EXPERIMENTAL:
                 return f"experimental function {node.func.name}"
-        elif isinstance(node, AggregateExpr) and node.op in _EXPERIMENTAL_AGGS:
+        elif (
+            isinstance(node, AggregateExpr)
+            and node.op in _EXPERIMENTAL_AGGS - SUPPORTED_EXPERIMENTAL
+        ):
             return f"experimental aggregation {node.op}"
-        elif isinstance(node, DurationExpr):
+        elif isinstance(node, DurationExpr) and not SUPPORTED_DURATION_EXPRESSIONS:
             return "experimental duration expressions"
         elif isinstance(node, VectorSelector):
             if node.anchored or node.smoothed:
                 return "experimental anchored/smoothed selectors"
-            if node.offset_expr is not None:
-                return "experimental duration expressions"
-        elif isinstance(node, MatrixSelector) and node.range_expr is not None:
-            return "experimental duration expressions"
-        elif isinstance(node, SubqueryExpr) and (
-            node.range_expr is not None or node.step_expr is not None or node.offset_expr is not None
-        ):
-            return "experimental duration expressions"
         elif isinstance(node, BinaryExpr):
             if node.op in ("</", ">/"):
                 return "native histograms"
@@ -437,10 +459,20 @@ class CaseFailure(Exception):
     pass
 
 
+class ScriptStorage(Protocol):
+    """What the runner needs from a store: bulk load, wipe, and a read view."""
+
+    def add_many(self, labels: Labels, ts: Sequence[int], values: Sequence[float]) -> None: ...
+
+    def clear(self) -> None: ...
+
+    def querier(self) -> Querier: ...
+
+
 class ScriptRunner:
-    def __init__(self, engine: Engine | None = None) -> None:
+    def __init__(self, engine: Engine | None = None, storage: ScriptStorage | None = None) -> None:
         self.engine = engine or Engine(lookback_delta_ms=300_000, timeout_ms=100_000)
-        self.storage = MemoryStorage()
+        self.storage: ScriptStorage = storage if storage is not None else MemoryStorage()
         self.hist_series: list[Labels] = []
         self.experimental_data = False
 
@@ -481,7 +513,8 @@ class ScriptRunner:
                         base[METRIC_NAME] = name[: -len(suffix)]
                         base.pop("le", None)
                         self.hist_series.append(from_dict(base))
-        for lbls, values in cmd.series:
+        # A series defined twice in one load keeps its last definition, as upstream.
+        for lbls, values in dict(cmd.series).items():
             ts = [i * cmd.interval_ms for i, v in enumerate(values) if v is not None]
             vals = [v for v in values if v is not None]
             self.storage.add_many(lbls, ts, vals)
@@ -600,13 +633,19 @@ class ScriptRunner:
     def _compare(self, cmd: EvalCmd, value: object, where: str = "") -> None:
         if isinstance(value, String):
             if cmd.expected_string != value.value:
-                raise CaseFailure(f'expected string "{cmd.expected_string}" but got "{value.value}"')
+                raise CaseFailure(
+                    f'expected string "{cmd.expected_string}" but got "{value.value}"'
+                )
             return
         if isinstance(value, Scalar):
             if cmd.expect_scalar is None:
-                raise CaseFailure(f"expected vector or matrix result, but got scalar {value.value}{where}")
+                raise CaseFailure(
+                    f"expected vector or matrix result, but got scalar {value.value}{where}"
+                )
             if not almost_equal(cmd.expect_scalar, value.value, EPSILON):  # type: ignore[arg-type]
-                raise CaseFailure(f"expected scalar {cmd.expect_scalar} but got {value.value}{where}")
+                raise CaseFailure(
+                    f"expected scalar {cmd.expect_scalar} but got {value.value}{where}"
+                )
             return
         if cmd.expect_scalar is not None:
             raise CaseFailure(f"expected scalar result, but got {type(value).__name__}{where}")
@@ -639,11 +678,13 @@ class ScriptRunner:
             if labels != sorted(labels):
                 raise CaseFailure("matrix results should always be sorted by labels")
             seen = set()
-            for s in value.series:
-                exp = cmd.expected.get(s.labels)
+            for ms in value.series:
+                exp = cmd.expected.get(ms.labels)
                 if exp is None:
-                    raise CaseFailure(f"unexpected metric {format_labels(s.labels)} in result{where}")
-                seen.add(s.labels)
+                    raise CaseFailure(
+                        f"unexpected metric {format_labels(ms.labels)} in result{where}"
+                    )
+                seen.add(ms.labels)
                 exp_t, exp_v = [], []
                 for i, v in enumerate(exp[1]):
                     t = cmd.start + i * cmd.step
@@ -652,19 +693,21 @@ class ScriptRunner:
                     if v is not None:
                         exp_t.append(t)
                         exp_v.append(v)
-                if len(exp_t) != len(s.ts):
+                if len(exp_t) != len(ms.ts):
                     raise CaseFailure(
-                        f"expected {len(exp_t)} points for {format_labels(s.labels)}, got "
-                        f"{list(zip(s.ts.tolist(), s.values.tolist(), strict=True))}{where}"
+                        f"expected {len(exp_t)} points for {format_labels(ms.labels)}, got "
+                        f"{list(zip(ms.ts.tolist(), ms.values.tolist(), strict=True))}{where}"
                     )
-                for t_e, v_e, t_a, v_a in zip(exp_t, exp_v, s.ts.tolist(), s.values.tolist(), strict=True):
+                for t_e, v_e, t_a, v_a in zip(
+                    exp_t, exp_v, ms.ts.tolist(), ms.values.tolist(), strict=True
+                ):
                     if t_e != t_a:
                         raise CaseFailure(
-                            f"expected timestamp {t_e} for {format_labels(s.labels)}, got {t_a}"
+                            f"expected timestamp {t_e} for {format_labels(ms.labels)}, got {t_a}"
                         )
                     if not almost_equal(v_e, v_a, EPSILON):  # type: ignore[arg-type]
                         raise CaseFailure(
-                            f"expected {v_e} at t={t_a} for {format_labels(s.labels)}, got {v_a}{where}"
+                            f"expected {v_e} at t={t_a} for {format_labels(ms.labels)}, got {v_a}{where}"
                         )
             for lbls in cmd.expected:
                 if lbls not in seen:

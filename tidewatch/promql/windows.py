@@ -11,7 +11,6 @@ length, never over samples.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import numpy as np
@@ -41,9 +40,7 @@ def gather(values: F64, lo: I64, hi: I64) -> tuple[F64, Bools]:
     return values[idx], mask
 
 
-def per_chunk(
-    lo: I64, hi: I64, fn: Callable[[I64, I64], F64]
-) -> F64:
+def per_chunk(lo: I64, hi: I64, fn: Callable[[I64, I64], F64]) -> F64:
     """Apply ``fn`` to step chunks small enough to gather."""
     n = len(lo)
     if n == 0:
@@ -381,10 +378,16 @@ def extrapolated_rate(
         dur_start = np.where(dur_start >= threshold, avg_dur / 2, dur_start)
         if is_counter:
             use_zero = (result > 0) & (first_v >= 0)
-            dur_zero = np.where(use_zero, sampled * (first_v / np.where(use_zero, result, 1.0)), dur_start)
+            dur_zero = np.where(
+                use_zero, sampled * (first_v / np.where(use_zero, result, 1.0)), dur_start
+            )
             dur_start = np.where(dur_zero < dur_start, dur_zero, dur_start)
         dur_end = np.where(dur_end >= threshold, avg_dur / 2, dur_end)
-        factor = np.where(sampled != 0, (sampled + dur_start + dur_end) / np.where(sampled != 0, sampled, 1.0), 1.0)
+        factor = np.where(
+            sampled != 0,
+            (sampled + dur_start + dur_end) / np.where(sampled != 0, sampled, 1.0),
+            1.0,
+        )
         if is_rate:
             factor = factor / range_s
         out[ok] = result * factor
@@ -530,4 +533,3 @@ SIMPLE_KERNELS: dict[str, Callable[[I64, F64, I64, I64], KernelResult]] = {
 
 # Functions whose output keeps the metric name.
 KEEPS_NAME = {"last_over_time", "first_over_time"}
-

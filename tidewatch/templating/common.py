@@ -16,13 +16,38 @@ from tidewatch.templating.gofmt import go_type_name, sprintf
 from tidewatch.templating.gotime import GoDuration
 
 
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # errors are reported to the template's caller instead
+
+# RE2's error codes as Go's regexp/syntax words them.
+_GO_REGEXP_ERRORS = {
+    "missing )": "missing closing )",
+    "missing ]": "missing closing ]",
+    "bad repetition operator": "invalid nested repetition operator",
+    "no argument for repetition operator": "missing argument to repetition operator",
+    "trailing \\": "trailing backslash at end of expression",
+    "invalid perl operator": "invalid or unsupported Perl syntax",
+    "invalid repetition size": "invalid repeat count",
+}
+
+
+def _go_regexp_error(exc: Exception, pattern: str) -> str:
+    raw = exc.args[0] if exc.args else ""
+    msg = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+    code, _, expr = msg.partition(": ")
+    code = _GO_REGEXP_ERRORS.get(code, code)
+    if code.startswith("missing closing"):
+        expr = pattern
+    return f"error parsing regexp: {code}: `{expr}`"
+
+
 @functools.lru_cache(maxsize=512)
 def compile_regexp(pattern: str) -> Any:
-    """Unanchored RE2 regex, with Go's error text."""
+    """Unanchored RE2 regex (Go's regexp syntax), with Go's error text."""
     try:
-        return re2.compile(pattern)
+        return re2.compile(pattern, _RE2_OPTIONS)
     except re2.error as exc:
-        raise ValueError(f"error parsing regexp: {exc}: `{pattern}`") from None
+        raise ValueError(_go_regexp_error(exc, pattern)) from None
 
 
 def match(pattern: str, text: str) -> bool:

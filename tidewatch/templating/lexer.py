@@ -261,9 +261,8 @@ class Lexer:
         if pos >= len(t):
             return True
         ch = t[pos]
-        if ch in _SPACE_CHARS or ch in ".,|:()":
-            return True
-        return t.startswith(self.right, pos)
+        # Go also accepts the first character of the right delimiter, so "{{.X}" lexes.
+        return ch in _SPACE_CHARS or ch in ".,|:()" or ch == self.right[0]
 
     def _bad_char(self, pos: int) -> int:
         ch = self.text[pos]
@@ -274,7 +273,7 @@ class Lexer:
         t = self.text
         end = pos + 1
         n = len(t)
-        if end >= n or not _is_alnum(t[end]):
+        if self._at_terminator(end):
             # A bare "." or "$".
             self.tokens.append(Token(DOT if kind == FIELD else VARIABLE, pos, t[pos]))
             return end

@@ -81,7 +81,9 @@ def _require_empty(dest: Path) -> None:
         raise FileExistsError(f"backup destination {dest} is not empty")
 
 
-def backup(src: TSDB | str | os.PathLike[str], dest_dir: str, progress: Progress | None = None) -> None:
+def backup(
+    src: TSDB | str | os.PathLike[str], dest_dir: str, progress: Progress | None = None
+) -> None:
     """Snapshot a running TSDB (or a data directory no process is writing) into ``dest_dir``."""
     from tidewatch.tsdb.db import TSDB
 

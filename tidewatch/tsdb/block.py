@@ -19,6 +19,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from sys import intern
 from typing import Any
 
 import numpy as np
@@ -160,7 +161,11 @@ class Block:
         with self._lock:
             if self._run is not None:
                 return
-            data = (self.path / "index").read_bytes()
+            try:
+                data = (self.path / "index").read_bytes()
+            except FileNotFoundError:
+                # Deleted by retention before anyone read it: it holds nothing now.
+                data = _empty_index()
             if data[:8] != _MAGIC:
                 raise ValueError(f"{self.path}: not a tidewatch block index")
             pos = 8
@@ -171,7 +176,8 @@ class Block:
             labels: list[Labels] = []
             for row in flat:
                 it = iter(row)
-                labels.append(tuple(zip(it, it, strict=True)))
+                # Interned: the same names and values repeat across blocks and the head.
+                labels.append(tuple((intern(k), intern(v)) for k, v in zip(it, it, strict=True)))
             (nseries,) = _U64.unpack_from(data, pos)
             pos += 8
             offs = np.frombuffer(data, "<i8", nseries + 1, pos).astype(np.int64)
@@ -179,10 +185,13 @@ class Block:
             (nframes,) = _U64.unpack_from(data, pos)
             pos += 8
             frame_offs = np.frombuffer(data, "<i8", nframes + 1, pos).astype(np.int64)
-            size = (self.path / "chunks").stat().st_size
-            if size:
+            try:
                 with open(self.path / "chunks", "rb") as f:
-                    self._mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+                    if os.fstat(f.fileno()).st_size:
+                        self._mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            except FileNotFoundError:
+                nframes, nseries = 0, 0
+                labels, offs = [], np.zeros(1, np.int64)
             mm = self._mm
             fo = frame_offs.tolist()
 
@@ -224,6 +233,12 @@ class Block:
     def overlaps(self, mint: int, maxt: int) -> bool:
         """Overlap with the inclusive range [mint, maxt]."""
         return self.meta.min_time <= maxt and mint < self.meta.max_time
+
+
+def _empty_index() -> bytes:
+    labels_z = zstandard.ZstdCompressor().compress(b"[]")
+    zero = np.zeros(1, "<i8").tobytes()
+    return _MAGIC + _U64.pack(len(labels_z)) + labels_z + _U64.pack(0) + zero + _U64.pack(0) + zero
 
 
 def is_block_dir(p: Path) -> bool:

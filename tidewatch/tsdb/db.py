@@ -152,9 +152,7 @@ class TSDB:
         return TSDBAppender(self)
 
     def querier(self) -> TSDBQuerier:
-        with self.head.lock:
-            blocks = list(self.blocks)
-        return TSDBQuerier(blocks, self.head)
+        return TSDBQuerier(lambda: self.blocks, self.head)
 
     def commit(
         self,
@@ -180,7 +178,9 @@ class TSDB:
                     ref = head.get_or_create(lbls)
                 if head.add_exemplar(ref, ex):
                     ex_rows.append((ref, ex))
-            new_series = head.unlogged(np.concatenate([refs, [r for r, _ in ex_rows]]).astype(np.int64))
+            new_series = head.unlogged(
+                np.concatenate([refs, [r for r, _ in ex_rows]]).astype(np.int64)
+            )
             stats.series_added = len(new_series)
             if new_series:
                 for i in range(0, len(new_series), SERIES_PER_RECORD):
@@ -225,7 +225,9 @@ class TSDB:
         with self.head.lock:
             for matchers in matcher_sets:
                 for ref in self.head.select_refs(matchers).tolist():
-                    exs = [e for e in self.head.exemplars.get(ref, ()) if start_ms <= e.ts <= end_ms]
+                    exs = [
+                        e for e in self.head.exemplars.get(ref, ()) if start_ms <= e.ts <= end_ms
+                    ]
                     if exs:
                         out[self.head.labels_of[ref]] = exs
         return sorted(out.items())
@@ -284,7 +286,8 @@ class TSDB:
                 return False
             start, end = rng
             runs = head.take_range(start, end)
-            labels_of = dict(head.labels_of)
+            in_runs = np.unique(np.concatenate([r.ids for r in runs] or [np.empty(0, np.int64)]))
+            labels_of = {r: head.labels_of[r] for r in in_runs.tolist()}
         if runs:
             parts = [r.decode_all() for r in runs]
             ids, ts, vals = sort_samples(
@@ -318,7 +321,9 @@ class TSDB:
     def _compact_once(self) -> bool:
         with self.head.lock:
             blocks = list(self.blocks)
-        ranges = compact.compaction_ranges(self.options.block_duration_ms, self.options.retention_ms)
+        ranges = compact.compaction_ranges(
+            self.options.block_duration_ms, self.options.retention_ms
+        )
         group = compact.plan([b.meta for b in blocks], ranges)
         if not group:
             return False
@@ -353,7 +358,9 @@ class TSDB:
             if doomed:
                 self.time_retentions += 1
         if opts.retention_bytes > 0:
-            total = self.wal.size_bytes() + sum(b.size_bytes for b in blocks if b.ulid not in doomed)
+            total = self.wal.size_bytes() + sum(
+                b.size_bytes for b in blocks if b.ulid not in doomed
+            )
             by_size = False
             for b in blocks:
                 if total <= opts.retention_bytes:
@@ -434,4 +441,4 @@ def _checkpoint(
         yield encode_json(REC_EXEMPLARS, rows)
 
 
-__all__ = ["TSDB", "REC_SAMPLES"]
+__all__ = ["REC_SAMPLES", "TSDB"]

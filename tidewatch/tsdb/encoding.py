@@ -28,7 +28,6 @@ _MAX_SCALE = 6  # value modes 0..6: integers after multiplying by 10**mode
 _EXACT_INT_LIMIT = float(2**53)
 
 
-
 def _compressor(level: int) -> zstandard.ZstdCompressor:
     # zstandard (de)compressor objects are not thread-safe; they are cheap to make.
     return zstandard.ZstdCompressor(level=level)

@@ -12,7 +12,7 @@ Callers hold ``Head.lock`` around every method (the TSDB does).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -96,7 +96,7 @@ class Head:
         found = self.by_labels.get(lbls)
         if found is not None:
             return found
-        if ref <= 0 or ref < self.next_ref and self.alive[ref]:
+        if ref <= 0 or (ref < self.next_ref and self.alive[ref]):
             ref = self.next_ref
         self.next_ref = max(self.next_ref, ref + 1)
         self._grow(ref)
@@ -136,16 +136,16 @@ class Head:
         for i in np.flatnonzero(bad).tolist():
             refs[i] = self.get_or_create(batch.labels[i])
 
-    def check(self, batch: Batch, replay: bool = False) -> tuple[npt.NDArray[np.bool_], AppendStats]:
+    def check(
+        self, batch: Batch, replay: bool = False
+    ) -> tuple[npt.NDArray[np.bool_], AppendStats]:
         """Which samples of ``batch`` to keep, with Prometheus's rejections counted."""
         refs, ts = batch.refs, batch.ts
         bits = batch.vals.view(np.uint64)
         n = len(refs)
         stats = AppendStats()
         empty = self.maxt == INT64_MIN
-        if replay:
-            min_valid = self.min_valid_time
-        elif empty:
+        if replay or empty:
             min_valid = self.min_valid_time
         else:
             min_valid = max(self.min_valid_time, self.maxt - self.block_duration // 2)
@@ -247,9 +247,9 @@ class Head:
 
     def add_exemplar(self, ref: int, ex: Exemplar) -> bool:
         lst = self.exemplars.setdefault(ref, [])
-        if lst and lst[-1].ts >= ex.ts and ex.ts != 0:
-            if lst[-1] == ex or ex.ts < lst[-1].ts:
-                return False
+        # Drop repeats and exemplars older than the newest one (as Prometheus does).
+        if lst and ex.ts != 0 and (lst[-1] == ex or ex.ts < lst[-1].ts):
+            return False
         lst.append(ex)
         self.exemplar_count += 1
         if len(lst) > MAX_EXEMPLARS_PER_SERIES:
@@ -260,18 +260,6 @@ class Head:
     # -- reading -------------------------------------------------------------------
     def select_refs(self, matchers: Sequence[Matcher]) -> I64:
         return self.postings.select(matchers)
-
-    def gather(self, sel: I64, mint: int, maxt: int) -> list[tuple[I64, I64, F64]]:
-        """Samples of refs ``sel`` in [mint, maxt] from runs and the buffer (unsorted)."""
-        parts = [run.gather(sel, mint, maxt) for run in self.runs]
-        n = self.buf_n
-        if n:
-            ids = self.buf_ids[:n]
-            mask = np.isin(ids, sel)
-            t = self.buf_ts[:n]
-            mask &= (t >= mint) & (t <= maxt)
-            parts.append((ids[mask].copy(), t[mask].copy(), self.buf_vals[:n][mask].copy()))
-        return [p for p in parts if len(p[0])]
 
     def num_chunks(self) -> int:
         return sum(len(r.ids) for r in self.runs) + (1 if self.buf_n else 0)
@@ -317,14 +305,6 @@ class Head:
         self.counters.series_removed += len(dead)
         self.postings = Postings.build(sorted(self.labels_of.items()))
 
-    def snapshot_samples(self) -> Iterator[tuple[I64, I64, F64]]:
-        """All head samples, run by run (for checkpoints and snapshots)."""
-        for run in list(self.runs):
-            yield run.decode_all()
-        if self.buf_n:
-            n = self.buf_n
-            yield self.buf_ids[:n].copy(), self.buf_ts[:n].copy(), self.buf_vals[:n].copy()
-
 
 def _segment_running_max_exclusive(t: I64, first: npt.NDArray[np.bool_]) -> I64:
     """For each position, the max of earlier ``t`` in its group (INT64_MIN for a group's first)."""
@@ -351,4 +331,3 @@ def _segment_running_max_exclusive(t: I64, first: npt.NDArray[np.bool_]) -> I64:
 
 def _fmt(lbls: Labels) -> str:
     return "{" + ", ".join(f'{k}="{v}"' for k, v in lbls) + "}"
-

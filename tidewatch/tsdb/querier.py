@@ -1,8 +1,9 @@
 """Reading across blocks and the head: one ``Querier`` per query.
 
-A querier keeps the block list it was created with (blocks are immutable and read
-through mmaps, so retention cannot pull them away mid-query). Head state is copied
-under the head lock in short sections; decoding happens outside it.
+Each call takes the block list and the head state together under the head lock (a
+head cut moves data from the head to a new block atomically, so a read never sees
+it in neither or misses it); decoding happens outside the lock. Blocks are immutable
+and read through mmaps, so compaction or retention cannot pull them away mid-read.
 """
 
 from __future__ import annotations
@@ -48,12 +49,9 @@ def _merge(chunks: list[tuple[I64, F64]]) -> tuple[I64, F64]:
 
 
 class TSDBQuerier:
-    def __init__(self, blocks: Sequence[Block], head: Head) -> None:
-        self._blocks = list(blocks)
+    def __init__(self, blocks: Callable[[], list[Block]], head: Head) -> None:
+        self._blocks = blocks  # called with the head lock held
         self._head = head
-
-    def _blocks_in(self, mint: int, maxt: int) -> list[Block]:
-        return [b for b in self._blocks if b.overlaps(mint, maxt)]
 
     def _head_overlaps(self, mint: int, maxt: int) -> bool:
         h = self._head
@@ -61,9 +59,10 @@ class TSDBQuerier:
 
     def _head_snapshot(
         self, matchers: Sequence[Matcher], mint: int, maxt: int
-    ) -> tuple[I64, list[Run], tuple[I64, I64, F64], dict[int, Labels]]:
+    ) -> tuple[list[Block], I64, list[Run], tuple[I64, I64, F64], dict[int, Labels]]:
         h = self._head
         with h.lock:
+            blocks = [b for b in self._blocks() if b.overlaps(mint, maxt)]
             refs = h.select_refs(matchers)
             runs = [r for r in h.runs if r.mint <= maxt and mint <= r.maxt]
             n = h.buf_n
@@ -72,18 +71,18 @@ class TSDBQuerier:
             mask = np.isin(ids, refs) & (t >= mint) & (t <= maxt)
             buf = (ids[mask], t[mask], h.buf_vals[:n][mask])
             labels = {r: h.labels_of[r] for r in refs.tolist()}
-        return refs, runs, buf, labels
+        return blocks, refs, runs, buf, labels
 
     def select(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> list[Series]:
         if not matchers:
             raise EmptySelectorError("a selector needs at least one matcher")
         parts: Parts = {}
-        for b in self._blocks_in(mint, maxt):
+        blocks, refs, runs, buf, labels = self._head_snapshot(matchers, mint, maxt)
+        for b in blocks:
             ids = b.postings.select(matchers)
             if len(ids):
                 sids, ts, vals = b.run.gather(ids, mint, maxt)
                 _split(parts, sids, ts, vals, b.labels.__getitem__)
-        refs, runs, buf, labels = self._head_snapshot(matchers, mint, maxt)
         if len(refs):
             pieces = [r.gather(refs, mint, maxt) for r in runs]
             pieces.append(buf)
@@ -103,25 +102,27 @@ class TSDBQuerier:
 
     def series_labels(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> list[Labels]:
         found: set[Labels] = set()
-        for b in self._blocks_in(mint, maxt):
-            labels = b.labels
-            found.update(labels[i] for i in b.postings.select(matchers).tolist())
         h = self._head
         with h.lock:
+            blocks = [b for b in self._blocks() if b.overlaps(mint, maxt)]
             if self._head_overlaps(mint, maxt):
                 found.update(h.labels_of[r] for r in h.select_refs(matchers).tolist())
+        for b in blocks:
+            labels = b.labels
+            found.update(labels[i] for i in b.postings.select(matchers).tolist())
         return sorted(found)
 
     def label_names(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> list[str]:
         if matchers:
             return sorted({k for lbls in self.series_labels(matchers, mint, maxt) for k, _ in lbls})
         names: set[str] = set()
-        for b in self._blocks_in(mint, maxt):
-            names.update(b.postings.index)
         h = self._head
         with h.lock:
+            blocks = [b for b in self._blocks() if b.overlaps(mint, maxt)]
             if self._head_overlaps(mint, maxt):
                 names.update(h.postings.index)
+        for b in blocks:
+            names.update(b.postings.index)
         return sorted(names)
 
     def label_values(
@@ -135,13 +136,14 @@ class TSDBQuerier:
                         values.add(v)
             return sorted(values)
         found: set[str] = set()
-        for b in self._blocks_in(mint, maxt):
-            found.update(b.postings.index.get(name, {}))
         h = self._head
         with h.lock:
+            blocks = [b for b in self._blocks() if b.overlaps(mint, maxt)]
             if self._head_overlaps(mint, maxt):
                 found.update(h.postings.index.get(name, {}))
+        for b in blocks:
+            found.update(b.postings.index.get(name, {}))
         return sorted(found)
 
     def close(self) -> None:
-        self._blocks = []
+        pass

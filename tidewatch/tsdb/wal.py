@@ -39,6 +39,7 @@ _U32 = struct.Struct("<I")
 _SERIES_HEAD = struct.Struct("<QH")
 _U16 = struct.Struct("<H")
 DEFAULT_SEGMENT_BYTES = 128 << 20
+_PROGRESS_STEP = 4 << 20  # report replay progress every 4 MB
 
 
 def encode_series(items: Iterable[tuple[int, Labels]]) -> bytes:
@@ -131,7 +132,6 @@ class WAL:
         self._current = 0
         self._size = 0
         self._dirty = False
-        self.fsync_seconds: list[float] = []  # recent fsync durations, for the summary metric
         self.fsync_count = 0
         self.fsync_sum = 0.0
 
@@ -171,11 +171,16 @@ class WAL:
                 # A torn last record from a crash: drop it so new writes follow intact data.
                 with open(path, "r+b") as f:
                     f.truncate(good)
+            reported = done
             for rec in records:
                 yield rec
-            done += len(data)
+                done += len(rec) + _FRAME.size
+                if progress and done - reported >= _PROGRESS_STEP:
+                    reported = done
+                    progress(min(done / total, 1.0))
+            done += len(data) - good
             if progress:
-                progress(done / total)
+                progress(min(done / total, 1.0))
 
     # -- writing -------------------------------------------------------------------
     def open_for_append(self) -> None:
@@ -243,9 +248,9 @@ class WAL:
         for n in self.segments():
             if n <= upto:
                 self.segment_path(n).unlink(missing_ok=True)
-        for p in self.dir.iterdir():
-            if p.name.startswith("checkpoint.") and p != final:
-                p.unlink(missing_ok=True)
+        for old in self.dir.iterdir():
+            if old.name.startswith("checkpoint.") and old != final:
+                old.unlink(missing_ok=True)
 
     def close(self) -> None:
         with self._lock:

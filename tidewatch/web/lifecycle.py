@@ -20,9 +20,7 @@ class LifecycleAPI:
     def routes(self) -> list[web.RouteDef]:
         return [
             web.get("/-/healthy", self.healthy),
-            web.head("/-/healthy", self.healthy, allow_head=False),
             web.get("/-/ready", self.ready),
-            web.head("/-/ready", self.ready, allow_head=False),
             web.post("/-/reload", self.reload),
             web.put("/-/reload", self.reload),
             web.get("/metrics", self.metrics),

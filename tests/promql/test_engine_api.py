@@ -1,0 +1,164 @@
+"""Engine API behaviour: result JSON shapes, error types, limits, timeouts."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from tidewatch.labels import from_dict
+from tidewatch.promql.engine import Engine, QueryError, result_to_json
+from tidewatch.promql.memstore import MemoryStorage
+from tidewatch.value import STALE_NAN
+
+
+@pytest.fixture
+def store() -> MemoryStorage:
+    s = MemoryStorage()
+    for inst in ("a", "b"):
+        lbls = from_dict({"__name__": "http_requests_total", "instance": inst, "job": "api"})
+        s.add_many(lbls, list(range(0, 600_000, 15_000)), [float(i) for i in range(40)])
+    s.add_many(from_dict({"__name__": "gone"}), [0, 30_000], [1.0, STALE_NAN])
+    return s
+
+
+def test_instant_vector_json(store: MemoryStorage) -> None:
+    res = Engine().instant_query(store.querier(), 'http_requests_total{instance="a"}', 300_500)
+    data = result_to_json(res)
+    assert data == {
+        "resultType": "vector",
+        "result": [
+            {
+                "metric": {"__name__": "http_requests_total", "instance": "a", "job": "api"},
+                "value": [300.5, "20"],
+            }
+        ],
+    }
+
+
+def test_range_matrix_json_and_stats(store: MemoryStorage) -> None:
+    res = Engine().range_query(
+        store.querier(), "sum by (job) (rate(http_requests_total[1m]))", 60_000, 120_000, 30_000
+    )
+    data = result_to_json(res, with_stats=True)
+    assert data["resultType"] == "matrix"
+    [series] = data["result"]
+    assert series["metric"] == {"job": "api"}
+    assert [t for t, _ in series["values"]] == [60, 90, 120]
+    assert all(isinstance(v, str) and float(v) == pytest.approx(2 / 15) for _, v in series["values"])
+    assert set(data["stats"]["timings"]) >= {"evalTotalTime", "execTotalTime"}
+    assert data["stats"]["samples"]["totalQueryableSamples"] > 0
+
+
+def test_scalar_and_string_json(store: MemoryStorage) -> None:
+    q = store.querier()
+    assert result_to_json(Engine().instant_query(q, "1/0", 1000)) == {
+        "resultType": "scalar",
+        "result": [1, "+Inf"],
+    }
+    assert result_to_json(Engine().instant_query(q, '"hi"', 1500)) == {
+        "resultType": "string",
+        "result": [1.5, "hi"],
+    }
+    assert result_to_json(Engine().instant_query(q, "-1e-7", 0))["result"][1] == "-0.0000001"
+
+
+def test_staleness_marker_hides_series(store: MemoryStorage) -> None:
+    q = store.querier()
+    assert len(Engine().instant_query(q, "gone", 20_000).value.samples) == 1  # type: ignore[union-attr]
+    assert Engine().instant_query(q, "gone", 40_000).value.samples == []  # type: ignore[union-attr]
+
+
+def test_lookback_delta_override(store: MemoryStorage) -> None:
+    q = store.querier()
+    t = 585_000 + 60_000  # last sample at 585s
+    assert Engine().instant_query(q, "http_requests_total", t).value.samples  # type: ignore[union-attr]
+    res = Engine().instant_query(q, "http_requests_total", t, lookback_delta_ms=30_000)
+    assert res.value.samples == []  # type: ignore[union-attr]
+
+
+def test_parse_error_is_bad_data(store: MemoryStorage) -> None:
+    with pytest.raises(QueryError) as exc:
+        Engine().instant_query(store.querier(), "sum(", 0)
+    assert exc.value.error_type == "bad_data"
+
+
+def test_range_query_of_matrix_is_bad_data(store: MemoryStorage) -> None:
+    with pytest.raises(QueryError) as exc:
+        Engine().range_query(store.querier(), "http_requests_total[5m]", 0, 60_000, 15_000)
+    assert exc.value.error_type == "bad_data"
+    assert 'invalid expression type "range vector" for range query' in str(exc.value)
+
+
+def test_too_many_points_and_bad_step(store: MemoryStorage) -> None:
+    q = store.querier()
+    with pytest.raises(QueryError) as exc:
+        Engine().range_query(q, "1", 0, 11_001 * 1000, 1000)
+    assert exc.value.error_type == "bad_data"
+    assert "11,000 points" in str(exc.value)
+    with pytest.raises(QueryError) as exc:
+        Engine().range_query(q, "1", 0, 1000, 0)
+    assert exc.value.error_type == "bad_data"
+
+
+def test_execution_errors(store: MemoryStorage) -> None:
+    q = store.querier()
+    with pytest.raises(QueryError) as exc:
+        Engine().instant_query(q, "http_requests_total + on(job) http_requests_total", 60_000)
+    assert exc.value.error_type == "execution"
+    assert "found duplicate series for the match group {job=\"api\"}" in str(exc.value)
+    with pytest.raises(QueryError) as exc:
+        Engine().instant_query(q, "-http_requests_total or http_requests_total * 0", 60_000)
+    assert str(exc.value) == "vector cannot contain metrics with the same labelset"
+
+
+def test_max_samples(store: MemoryStorage) -> None:
+    engine = Engine(max_samples=10)
+    with pytest.raises(QueryError) as exc:
+        engine.instant_query(store.querier(), "sum_over_time(http_requests_total[10m])", 600_000)
+    assert exc.value.error_type == "execution"
+    assert "query processing would load too many samples into memory" in str(exc.value)
+
+
+class SlowQuerier:
+    """Each select takes a while, like a cold disk read."""
+
+    def __init__(self, inner: object, delay_s: float) -> None:
+        self.inner = inner
+        self.delay_s = delay_s
+        self.calls = 0
+
+    def select(self, matchers: object, mint: int, maxt: int) -> object:
+        self.calls += 1
+        threading.Event().wait(self.delay_s)
+        return self.inner.select(matchers, mint, maxt)  # type: ignore[attr-defined]
+
+
+def test_timeout_stops_evaluation(store: MemoryStorage) -> None:
+    slow = SlowQuerier(store.querier(), 0.05)
+    query = " + ".join(["sum(http_requests_total)"] * 50)
+    with pytest.raises(QueryError) as exc:
+        Engine().instant_query(slow, query, 60_000, timeout_ms=120)  # type: ignore[arg-type]
+    assert exc.value.error_type == "timeout"
+    # It stopped early instead of running all 50 selects.
+    assert slow.calls < 10
+
+
+def test_cancel(store: MemoryStorage) -> None:
+    ev = threading.Event()
+    ev.set()
+    with pytest.raises(QueryError) as exc:
+        Engine().instant_query(store.querier(), "http_requests_total", 0, cancel=ev)
+    assert exc.value.error_type == "canceled"
+
+
+def test_range_query_matches_instant_queries(store: MemoryStorage) -> None:
+    q = store.querier()
+    expr = "rate(http_requests_total[2m]) * 60 + deriv(http_requests_total[3m])"
+    rng = Engine().range_query(q, expr, 0, 600_000, 45_000)
+    for s in rng.value.series:  # type: ignore[union-attr]
+        for t, v in zip(s.ts.tolist(), s.values.tolist(), strict=True):
+            inst = Engine().instant_query(q, expr, t).value.samples  # type: ignore[union-attr]
+            match = [x.value for x in inst if x.labels == s.labels]
+            assert match and np.isclose(match[0], v)

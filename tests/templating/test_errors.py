@@ -1,0 +1,135 @@
+"""Parse and execution errors carry Go's wording, template name, line and column."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tidewatch.templating import Template, TemplateError, prometheus_funcs
+
+PARSE_ERRORS = [
+    ("{{.Foo}", 'template: t:1: unexpected "}" in operand'),
+    ("{{if .X}}", "template: t:1: unexpected EOF"),
+    ("a\n{{end}}", "template: t:2: unexpected {{end}}"),
+    ("{{else}}", "template: t:1: unexpected {{else}}"),
+    ("{{nofunc 1}}", 'template: t:1: function "nofunc" not defined'),
+    ("{{$x}}", 'template: t:1: undefined variable "$x"'),
+    ("{{if true}}{{$x := 1}}{{end}}{{$x}}", 'template: t:1: undefined variable "$x"'),
+    ("{{}}", "template: t:1: missing value for command"),
+    ("{{.X", "template: t:1: unclosed action"),
+    ("x\n{{ .X\n", "template: t:3: unclosed action started at t:2"),
+    ("{{/* x", "template: t:1: unclosed comment"),
+    ("{{/* x */ .X}}", "template: t:1: comment ends before closing delimiter"),
+    ('{{"abc}}', "template: t:1: unterminated quoted string"),
+    ("{{`abc}}", "template: t:1: unterminated raw quoted string"),
+    ("{{break}}", "template: t:1: {{break}} outside {{range}}"),
+    ("{{if}}{{end}}", "template: t:1: missing value for if"),
+    ("{{.X | 4}}", "template: t:1: non executable command in pipeline stage 2"),
+    ("{{(1}}", "template: t:1: unclosed left paren"),
+    ("{{3x}}", 'template: t:1: bad number syntax: "3x"'),
+    ("{{range $a, $b, $c := .}}{{end}}", "template: t:1: too many declarations in range"),
+    ("{{template .X}}", 'template: t:1: unexpected ".X" in template clause'),
+    ("{{if 1}}{{else}}{{else}}{{end}}", "template: t:1: expected end; found {{else}}"),
+    ('{{"x".Foo}}', 'template: t:1: unexpected . after term "\\"x\\""'),
+    ("{{.X ~}}", 'template: t:1: unexpected "~" in operand'),
+    ('{{if 1}}{{define "a"}}{{end}}{{end}}', "template: t:1: unexpected <define> in command"),
+    (
+        '{{define "a"}}a{{end}}{{define "a"}}b{{end}}',
+        'template: t:1: template: multiple definition of template "a"',
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), PARSE_ERRORS)
+def test_parse_errors(text: str, message: str) -> None:
+    with pytest.raises(TemplateError) as info:
+        Template("t").parse(text)
+    assert str(info.value) == message
+
+
+class Obj:
+    A = 1
+
+    def M(self, x: int) -> int:  # noqa: N802
+        return x
+
+    def E(self) -> str:  # noqa: N802
+        raise ValueError("boom")
+
+
+EXEC_ERRORS: list[tuple[str, Any, str]] = [
+    ("{{.Foo}}", 5, 'template: t:1:2: executing "t" at <.Foo>: can\'t evaluate field Foo in type int'),
+    ("{{.Nope}}", Obj(), "template: t:1:2: executing \"t\" at <.Nope>: can't evaluate field Nope in type Obj"),
+    ("{{.a.b}}", {"a": None}, 'template: t:1:2: executing "t" at <.a.b>: nil pointer evaluating interface {}.b'),
+    (
+        "{{index . 5}}",
+        [1],
+        'template: t:1:2: executing "t" at <index . 5>: error calling index: index out of range: 5',
+    ),
+    (
+        "x\n  {{ printf \"%d\" (index .x 9) }}",
+        {"x": []},
+        'template: t:2:18: executing "t" at <index .x 9>: error calling index: index out of range: 9',
+    ),
+    (
+        '{{template "x"}}',
+        None,
+        'template: t:1:11: executing "t" at <{{template "x"}}>: template "x" not defined',
+    ),
+    (
+        "{{humanize}}",
+        None,
+        'template: t:1:2: executing "t" at <humanize>: wrong number of args for humanize: want 1 got 0',
+    ),
+    (
+        "{{eq .Value 0}}",
+        {"Value": 1.5},
+        'template: t:1:2: executing "t" at <eq .Value 0>: error calling eq: incompatible types for comparison',
+    ),
+    ("{{.M}}", Obj(), 'template: t:1:2: executing "t" at <.M>: wrong number of args for M: want 1 got 0'),
+    (
+        "{{.A 1}}",
+        Obj(),
+        'template: t:1:2: executing "t" at <.A>: A has arguments but cannot be invoked as function',
+    ),
+    ("{{.E}}", Obj(), 'template: t:1:2: executing "t" at <.E>: error calling E: boom'),
+    ("{{1 2}}", None, 'template: t:1:2: executing "t" at <1>: can\'t give argument to non-function 1'),
+    ("{{nil}}", None, 'template: t:1:2: executing "t" at <nil>: nil is not a command'),
+    ("{{len 3}}", None, 'template: t:1:2: executing "t" at <len 3>: error calling len: len of type int'),
+    (
+        '{{reReplaceAll "(" "" "x"}}',
+        None,
+        'template: t:1:2: executing "t" at <reReplaceAll "(" "" ...>: error calling reReplaceAll: '
+        "error parsing regexp: missing closing ): `(`",
+    ),
+    (
+        '{{humanize "abc"}}',
+        None,
+        'template: t:1:2: executing "t" at <humanize "abc">: error calling humanize: '
+        'strconv.ParseFloat: parsing "abc": invalid syntax',
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "dot", "message"), EXEC_ERRORS)
+def test_exec_errors(text: str, dot: Any, message: str) -> None:
+    t = Template("t", prometheus_funcs()).parse(text)
+    with pytest.raises(TemplateError) as info:
+        t.execute(dot)
+    assert str(info.value) == message
+
+
+def test_error_inside_define_names_the_definition() -> None:
+    t = Template("file").parse('\n{{define "inner"}}{{.X.Y}}{{end}}{{template "inner" 3}}')
+    with pytest.raises(TemplateError) as info:
+        t.execute(None)
+    assert str(info.value) == (
+        "template: file:2:20: executing \"inner\" at <.X.Y>: can't evaluate field X in type int"
+    )
+
+
+def test_column_counts_bytes_like_go() -> None:
+    t = Template("t").parse("é{{.X.Y}}")
+    with pytest.raises(TemplateError, match=r"^template: t:1:4: "):
+        t.execute({"X": 1})

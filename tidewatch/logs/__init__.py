@@ -1,0 +1,1 @@
+"""Logs: the log store, LogQL and the file-tailing agent."""

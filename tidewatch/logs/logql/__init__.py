@@ -1,0 +1,1 @@
+"""LogQL: parser, pipeline and engine for log and metric queries."""
