@@ -59,7 +59,11 @@ def parse_duration_seconds(text: str) -> float:
 
 
 def format_duration(ms: int) -> str:
-    """Format milliseconds the way Prometheus prints durations (``1h30m``, ``0s``)."""
+    """Format milliseconds the way Prometheus prints durations (``1h30m``, ``90d``, ``0s``).
+
+    Years and weeks are used only when they divide the duration exactly, as
+    Prometheus does: ``90d`` reads better than ``12w6d``.
+    """
     if ms == 0:
         return "0s"
     sign = ""
@@ -68,6 +72,8 @@ def format_duration(ms: int) -> str:
     out: list[str] = []
     for unit in _ORDER:
         size = _UNITS_MS[unit]
+        if unit in ("y", "w") and ms % size != 0:
+            continue
         if ms >= size:
             n, ms = divmod(ms, size)
             out.append(f"{n}{unit}")

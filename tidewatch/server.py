@@ -11,7 +11,6 @@ import asyncio
 import logging
 import os
 import signal
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +22,7 @@ from tidewatch.collectors.self_metrics import SelfMetrics
 from tidewatch.config.loader import load_config
 from tidewatch.config.model import Config
 from tidewatch.ingest.manager import ScrapeManager
+from tidewatch.progress import ProgressPrinter
 from tidewatch.promql.engine import Engine
 from tidewatch.tsdb import TSDB, TSDBOptions
 from tidewatch.web.app import build_app
@@ -48,10 +48,6 @@ def tsdb_options(cfg: Config) -> TSDBOptions:
         block_duration_ms=st.block_duration_ms,
         out_of_order_window_ms=st.out_of_order_time_window_ms,
     )
-
-
-def print_progress(phase: str, fraction: float) -> None:
-    print(f"\r{phase}: {fraction * 100:5.1f}%", end="" if fraction < 1 else "\n", file=sys.stderr)
 
 
 @dataclass
@@ -83,7 +79,7 @@ class Tidewatch:
         os.makedirs(self.config.storage.path, exist_ok=True)
         log.info("opening storage in %s", self.config.storage.path)
         self.tsdb = await asyncio.to_thread(
-            TSDB.open, self.config.storage.path, tsdb_options(self.config), print_progress
+            TSDB.open, self.config.storage.path, tsdb_options(self.config), ProgressPrinter()
         )
         self.tsdb.start_background()
         self.scrape_manager = ScrapeManager(

@@ -187,6 +187,18 @@ BASE = "receivers: [{name: a}]\n"
 
 
 ERROR_CASES: list[tuple[str, int, str, str]] = [
+    (
+        "route: {receiver: a}\nreceivers:\n- name: a\n  webhook_configs: [{url: foo}]\n",
+        4,
+        "receivers[0].webhook_configs[0].url",
+        "unsupported scheme ''",
+    ),
+    (
+        "global: {slack_api_url: 'http://'}\nroute: {receiver: a}\n" + BASE,
+        1,
+        "global.slack_api_url",
+        "missing host for URL",
+    ),
     ("route: {receiver: a, grop_by: [x]}\n" + BASE, 1, "route.grop_by", "unknown field"),
     ("route: {receiver: nope}\n" + BASE, 1, "route.receiver", "undefined receiver 'nope'"),
     ("route: {}\n" + BASE, 1, "route", "root route must specify a default receiver"),

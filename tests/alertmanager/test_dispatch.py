@@ -22,7 +22,7 @@ CFG = """
 route:
   receiver: team
   group_by: [alertname]
-  group_wait: 100ms
+  group_wait: 200ms
   group_interval: 300ms
   repeat_interval: 1h
   routes:
@@ -54,6 +54,7 @@ time_intervals:
 class Recorder:
     def __init__(self, fail_times: int = 0) -> None:
         self.calls: list[tuple[str, str, list[tuple[str, bool]], Labels]] = []
+        self.times: list[float] = []  # event-loop time of each delivered notification
         self.fail_times = fail_times
         self.attempts = 0
         self._event = asyncio.Event()
@@ -68,6 +69,7 @@ class Recorder:
         now = wall_clock_ms()
         summary = [(get(a.labels, "instance"), a.resolved_at(now)) for a in alerts]
         self.calls.append((receiver, group_key, summary, group_labels))
+        self.times.append(asyncio.get_running_loop().time())
         self._event.set()
 
     async def wait(self, n: int, timeout: float = 3.0) -> None:
@@ -103,20 +105,22 @@ async def test_group_wait_batches_then_group_interval(tmp_path: Path) -> None:
     d = _dispatcher(rec, tmp_path)
     await d.start()
     try:
+        t_start = asyncio.get_running_loop().time()
         d.receive([_alert(alertname="Disk", instance="a")])
-        await asyncio.sleep(0.03)
+        await asyncio.sleep(0.02)
         d.receive([_alert(alertname="Disk", instance="b"), _alert(alertname="Cpu", instance="c")])
         await rec.wait(2)
-        by_group = {c[3]: c for c in rec.calls}
-        disk = by_group[from_dict({"alertname": "Disk"})]
+        assert min(rec.times) - t_start >= 0.19  # group_wait
+        by_group = {c[3]: i for i, c in enumerate(rec.calls)}
+        first = by_group[from_dict({"alertname": "Disk"})]
+        disk = rec.calls[first]
         assert disk[0] == "team"
         assert disk[1] == '{}:{alertname="Disk"}'
         assert disk[2] == [("a", False), ("b", False)]
         # A new alert in an existing group waits for group_interval, not group_wait.
-        t0 = asyncio.get_running_loop().time()
         d.receive([_alert(alertname="Disk", instance="z")])
         await rec.wait(3)
-        assert asyncio.get_running_loop().time() - t0 > 0.12
+        assert rec.times[2] - rec.times[first] >= 0.25
         assert rec.calls[2][2] == [("a", False), ("b", False), ("z", False)]
         # Nothing changed: no repeat within repeat_interval.
         await asyncio.sleep(0.7)
@@ -252,3 +256,50 @@ async def test_many_alerts_one_notification_per_group(tmp_path: Path, n: int) ->
         assert sum(len(c[2]) for c in rec.calls) == n
     finally:
         await d.stop()
+
+
+class JumpClock:
+    """Wall time plus an offset the test can move forward."""
+
+    def __init__(self) -> None:
+        self.offset = 0
+
+    def __call__(self) -> int:
+        return wall_clock_ms() + self.offset
+
+
+async def test_repeat_interval_renotifies_unchanged_group(tmp_path: Path) -> None:
+    rec = Recorder()
+    clock = JumpClock()
+    path = db_path(tmp_path)
+    d = Dispatcher(
+        load_config(CFG), rec, silences=Silences(path), nflog=NotificationLog(path), clock=clock
+    )
+    await d.start()
+    try:
+        d.receive([Alert(from_dict({"alertname": "R", "instance": "a"}))])
+        await rec.wait(1)
+        await asyncio.sleep(0.5)  # group_interval passes: nothing new, no repeat
+        assert len(rec.calls) == 1
+        clock.offset += 3600_000 + 1  # repeat_interval (1h) later; still firing
+        d.receive([Alert(from_dict({"alertname": "R", "instance": "a"}))])
+        await rec.wait(2)
+        assert rec.calls[1][2] == [("a", False)]
+    finally:
+        await d.stop()
+
+
+async def test_gc_drops_resolved_alerts_and_their_inhibitions(tmp_path: Path) -> None:
+    rec = Recorder()
+    clock = JumpClock()
+    path = db_path(tmp_path)
+    d = Dispatcher(
+        load_config(CFG), rec, silences=Silences(path), nflog=NotificationLog(path), clock=clock
+    )
+    d.receive([_alert(alertname="B", instance="src", severity="critical")])
+    target = _alert(alertname="B", instance="t", severity="warning")
+    assert d.inhibited_by(target) != []
+    clock.offset += 300_001  # past resolve_timeout: the source resolved
+    assert d.inhibited_by(target) == []
+    d.gc()
+    assert d.alerts() == []

@@ -244,3 +244,29 @@ def test_errors_take_the_enclosing_construct_as_context(query: str, message: str
     with pytest.raises(ParseError) as info:
         parse_expr(query)
     assert info.value.message.startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("query", "message", "pos"),
+    [
+        # A comma followed by anything that cannot start an argument is a trailing comma.
+        (
+            'label_replace(up, "a",, "b")',
+            "trailing commas not allowed in function call args",
+            (21, 22),
+        ),
+        ("round(foo, @ end())", "trailing commas not allowed in function call args", (9, 10)),
+        # ... unless the lexer fails on that token first.
+        ("round(foo, ~1)", "unexpected character: '~'", (11, 14)),
+        # group_left/right followed by something that is neither labels nor an operand.
+        ("a + on(x) group_left%y) b", 'unexpected <op:%> in grouping opts, expected "("', (20, 21)),
+        # Lexical errors in the token Prometheus reads ahead come before these checks.
+        ('f(a, topk("x", b, c)', "unclosed left parenthesis", (20, 20)),
+        ("sum(x) offset 5m $", "unexpected character: '$'", (17, 18)),
+        ("nonexist() $", 'unknown function with name "nonexist"', (0, 8)),
+    ],
+)
+def test_lookahead_subtleties(query: str, message: str, pos: tuple[int, int]) -> None:
+    with pytest.raises(ParseError) as info:
+        parse_expr(query)
+    assert (info.value.message, (info.value.pos_start, info.value.pos_end)) == (message, pos)

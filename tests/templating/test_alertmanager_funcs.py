@@ -7,7 +7,15 @@ import json
 
 import pytest
 
-from tidewatch.templating import KV, Alert, Alerts, Data, Template, TemplateError, alertmanager_funcs
+from tidewatch.templating import (
+    KV,
+    Alert,
+    Alerts,
+    Data,
+    Template,
+    TemplateError,
+    alertmanager_funcs,
+)
 
 NOTIFICATION_TEMPLATES = """
 {{ define "__am" }}Alertmanager{{ end }}
@@ -48,8 +56,14 @@ def sample_data() -> Data:
                 GeneratorURL="http://prom/graph?g0.expr=x",
                 Fingerprint="abc",
             ),
-            Alert(Status="firing", Labels=KV(common, instance="b:80"), Annotations=KV(summary="slow")),
-            Alert(Status="resolved", Labels=KV(common, instance="c:80"), Annotations=KV(summary="slow")),
+            Alert(
+                Status="firing", Labels=KV(common, instance="b:80"), Annotations=KV(summary="slow")
+            ),
+            Alert(
+                Status="resolved",
+                Labels=KV(common, instance="c:80"),
+                Annotations=KV(summary="slow"),
+            ),
         ]
     )
     return Data(
@@ -77,7 +91,9 @@ def test_subject_and_fallback() -> None:
 
 def test_alert_lists() -> None:
     out = templates().execute(sample_data(), "opsgenie.description")
-    assert out.startswith("slow\nAlerts Firing:\nLabels:\n - alertname = HighLatency\n - instance = a:80\n")
+    assert out.startswith(
+        "slow\nAlerts Firing:\nLabels:\n - alertname = HighLatency\n - instance = a:80\n"
+    )
     assert "Source: http://prom/graph?g0.expr=x\n" in out
     assert out.count("Labels:") == 3
     assert "Alerts Resolved:\nLabels:\n - alertname = HighLatency\n - instance = c:80" in out
@@ -86,7 +102,7 @@ def test_alert_lists() -> None:
 def test_kv_methods_and_printing() -> None:
     kv = KV(b="2", alertname="X", a="1")
     t = Template("t", alertmanager_funcs())
-    t.parse("{{ .SortedPairs.Names }}|{{ . }}|{{ (.Remove (stringSlice \"a\")).Names }}|{{ .a }}")
+    t.parse('{{ .SortedPairs.Names }}|{{ . }}|{{ (.Remove (stringSlice "a")).Names }}|{{ .a }}')
     assert t.execute(kv) == "[alertname a b]|alertname=X, a=1, b=2|[alertname b]|1"
 
 
@@ -100,7 +116,7 @@ def test_string_funcs() -> None:
         '{{ reReplaceAll "(\\\\w+)@" "$1 at " "me@x" }}': "me at x",
         '{{ match "^fi" "firing" }}': "true",
         '{{ safeUrl "http://x/?a=<b>" }}': "http://x/?a=<b>",
-        '{{ humanizeDuration 3661 }}': "1h 1m 1s",
+        "{{ humanizeDuration 3661 }}": "1h 1m 1s",
         '{{ toUpper "a" }}{{ toLower "B" }}': "Ab",
     }
     for text, want in cases.items():
@@ -134,3 +150,23 @@ def test_to_json() -> None:
     assert decoded["receiver"] == "team a"
     assert decoded["alerts"][0]["startsAt"] == "2024-03-05T14:07:09.25Z"
     assert decoded["commonLabels"]["severity"] == "page"
+
+
+def test_execute_string_sees_definitions_and_is_cached() -> None:
+    t = templates()
+    assert t.execute_string("", sample_data()) == ""
+    text = '{{ template "slack.title" . }} / {{ .Receiver }}'
+    assert t.execute_string(text, sample_data()) == "[FIRING:2] HighLatency (api page) / team a"
+    assert t.execute_string(text, sample_data()) == "[FIRING:2] HighLatency (api page) / team a"
+    t.parse('{{ define "slack.title" }}changed{{ end }}')
+    assert t.execute_string(text, sample_data()) == "changed / team a"
+    with pytest.raises(TemplateError, match='template: :1: function "nope" not defined'):
+        t.execute_string("{{ nope }}", None)
+
+
+def test_list_append_dict() -> None:
+    f = alertmanager_funcs()
+    text = '{{ $l := list "a" 1 }}{{ $l = append $l "z" }}{{ $l }} {{ $d := dict "k" 2 "j" "x" }}{{ $d.k }} {{ $d }}'
+    assert Template("t", f).parse(text).execute(None) == "[a 1 z] 2 map[j:x k:2]"
+    with pytest.raises(TemplateError, match="dict requires an even number of arguments"):
+        Template("t", f).parse('{{ dict "a" }}').execute(None)

@@ -51,24 +51,36 @@ def test_parse_errors(text: str, message: str) -> None:
 class Obj:
     A = 1
 
-    def M(self, x: int) -> int:  # noqa: N802
+    def M(self, x: int) -> int:
         return x
 
-    def E(self) -> str:  # noqa: N802
+    def E(self) -> str:
         raise ValueError("boom")
 
 
 EXEC_ERRORS: list[tuple[str, Any, str]] = [
-    ("{{.Foo}}", 5, 'template: t:1:2: executing "t" at <.Foo>: can\'t evaluate field Foo in type int'),
-    ("{{.Nope}}", Obj(), "template: t:1:2: executing \"t\" at <.Nope>: can't evaluate field Nope in type Obj"),
-    ("{{.a.b}}", {"a": None}, 'template: t:1:2: executing "t" at <.a.b>: nil pointer evaluating interface {}.b'),
+    (
+        "{{.Foo}}",
+        5,
+        'template: t:1:2: executing "t" at <.Foo>: can\'t evaluate field Foo in type int',
+    ),
+    (
+        "{{.Nope}}",
+        Obj(),
+        'template: t:1:2: executing "t" at <.Nope>: can\'t evaluate field Nope in type Obj',
+    ),
+    (
+        "{{.a.b}}",
+        {"a": None},
+        'template: t:1:2: executing "t" at <.a.b>: nil pointer evaluating interface {}.b',
+    ),
     (
         "{{index . 5}}",
         [1],
         'template: t:1:2: executing "t" at <index . 5>: error calling index: index out of range: 5',
     ),
     (
-        "x\n  {{ printf \"%d\" (index .x 9) }}",
+        'x\n  {{ printf "%d" (index .x 9) }}',
         {"x": []},
         'template: t:2:18: executing "t" at <index .x 9>: error calling index: index out of range: 9',
     ),
@@ -87,16 +99,28 @@ EXEC_ERRORS: list[tuple[str, Any, str]] = [
         {"Value": 1.5},
         'template: t:1:2: executing "t" at <eq .Value 0>: error calling eq: incompatible types for comparison',
     ),
-    ("{{.M}}", Obj(), 'template: t:1:2: executing "t" at <.M>: wrong number of args for M: want 1 got 0'),
+    (
+        "{{.M}}",
+        Obj(),
+        'template: t:1:2: executing "t" at <.M>: wrong number of args for M: want 1 got 0',
+    ),
     (
         "{{.A 1}}",
         Obj(),
         'template: t:1:2: executing "t" at <.A>: A has arguments but cannot be invoked as function',
     ),
     ("{{.E}}", Obj(), 'template: t:1:2: executing "t" at <.E>: error calling E: boom'),
-    ("{{1 2}}", None, 'template: t:1:2: executing "t" at <1>: can\'t give argument to non-function 1'),
+    (
+        "{{1 2}}",
+        None,
+        'template: t:1:2: executing "t" at <1>: can\'t give argument to non-function 1',
+    ),
     ("{{nil}}", None, 'template: t:1:2: executing "t" at <nil>: nil is not a command'),
-    ("{{len 3}}", None, 'template: t:1:2: executing "t" at <len 3>: error calling len: len of type int'),
+    (
+        "{{len 3}}",
+        None,
+        'template: t:1:2: executing "t" at <len 3>: error calling len: len of type int',
+    ),
     (
         '{{reReplaceAll "(" "" "x"}}',
         None,
@@ -125,7 +149,7 @@ def test_error_inside_define_names_the_definition() -> None:
     with pytest.raises(TemplateError) as info:
         t.execute(None)
     assert str(info.value) == (
-        "template: file:2:20: executing \"inner\" at <.X.Y>: can't evaluate field X in type int"
+        'template: file:2:20: executing "inner" at <.X.Y>: can\'t evaluate field X in type int'
     )
 
 
@@ -133,3 +157,17 @@ def test_column_counts_bytes_like_go() -> None:
     t = Template("t").parse("é{{.X.Y}}")
     with pytest.raises(TemplateError, match=r"^template: t:1:4: "):
         t.execute({"X": 1})
+
+
+def test_string_parameters_are_type_checked_like_go() -> None:
+    t = Template("t", prometheus_funcs()).parse("{{ toUpper .n }}")
+    with pytest.raises(TemplateError) as info:
+        t.execute({"n": 5})
+    assert str(info.value).endswith("wrong type for value; expected string; got int")
+    with pytest.raises(TemplateError) as info:
+        t.execute({})
+    assert str(info.value).endswith("invalid value; expected string")
+    t = Template("t", prometheus_funcs()).parse('{{ .n | reReplaceAll "a" "b" }}')
+    assert t.execute({"n": "aa"}) == "bb"
+    with pytest.raises(TemplateError, match="expected string; got float64"):
+        t.execute({"n": 1.5})

@@ -19,7 +19,7 @@ class Inner:
 @dataclass
 class Data:
     True_: bool = True
-    I: int = 17
+    I: int = 17  # noqa: E741 - Go's exec tests use this field name
     U16: int = 16
     X: str = "x"
     FloatZero: float = 0.0
@@ -37,22 +37,22 @@ class Data:
     Empty: str = ""
     Fn: Any = None
 
-    def Method0(self) -> str:  # noqa: N802
+    def Method0(self) -> str:
         return "M0"
 
-    def Method1(self, a: int) -> int:  # noqa: N802
+    def Method1(self, a: int) -> int:
         return a
 
-    def Method2(self, a: int, b: str) -> str:  # noqa: N802
+    def Method2(self, a: int, b: str) -> str:
         return f"Method2: {a} {b}"
 
-    def MAdd(self, a: int, b: list[int]) -> list[int]:  # noqa: N802
+    def MAdd(self, a: int, b: list[int]) -> list[int]:
         return [a + x for x in b]
 
-    def GetInner(self) -> Inner:  # noqa: N802
+    def GetInner(self) -> Inner:
         return self.Inner
 
-    def Err(self) -> str:  # noqa: N802
+    def Err(self) -> str:
         raise ValueError("my error")
 
 
@@ -74,7 +74,7 @@ CASES: list[tuple[str, str, Any, str]] = [
     ("trim right", "{{3 -}}  \n b", None, "3b"),
     ("trim both", "x \n{{- 3 -}}\n y", None, "x3y"),
     ("no trim without space", "{{-3}}", None, "-3"),
-    ("newline in action", "{{printf\n\"%d\"\n3}}", None, "3"),
+    ("newline in action", '{{printf\n"%d"\n3}}', None, "3"),
     # constants
     ("int", "{{17}}", None, "17"),
     ("negative", "{{-5}}", None, "-5"),
@@ -143,7 +143,12 @@ CASES: list[tuple[str, str, Any, str]] = [
     # range
     ("range slice", "{{range .SI}}<{{.}}>{{end}}", "data", "<3><4><5>"),
     ("range empty else", "{{range .SIEmpty}}x{{else}}EMPTY{{end}}", "data", "EMPTY"),
-    ("range map sorted", "{{range $k, $v := .MSI}}{{$k}}={{$v}};{{end}}", "data", "one=1;three=3;two=2;"),
+    (
+        "range map sorted",
+        "{{range $k, $v := .MSI}}{{$k}}={{$v}};{{end}}",
+        "data",
+        "one=1;three=3;two=2;",
+    ),
     ("range map values", "{{range .MSI}}{{.}}{{end}}", "data", "132"),
     ("range index", "{{range $i, $x := .SI}}{{$i}}:{{$x}} {{end}}", "data", "0:3 1:4 2:5 "),
     ("range one var", "{{range $x := .SI}}{{$x}}{{end}}", "data", "345"),
@@ -155,12 +160,27 @@ CASES: list[tuple[str, str, Any, str]] = [
     ("range var scope", "{{range .SI}}{{$y := .}}{{$y}}{{end}}", "data", "345"),
     # pipelines and builtins
     ("pipeline", '{{"abc" | printf "%s-%s" "x"}}', None, "x-abc"),
-    ("paren pipeline", "{{printf \"%d\" (len .SI)}}", "data", "3"),
+    ("paren pipeline", '{{printf "%d" (len .SI)}}', "data", "3"),
     ("print", '{{print 1 2 "a" 3 "b"}}', None, "1 2a3b"),
     ("println", "{{println 1 2}}", None, "1 2\n"),
-    ("printf verbs", '{{printf "%s|%d|%v|%q|%t|%%" "a" 5 1.5 "q" true}}', None, 'a|5|1.5|"q"|true|%'),
-    ("printf float", '{{printf "%f %.2f %6.1f %e %g" 1.5 3.14159 2.0 1234.5 0.000012}}', None, "1.500000 3.14    2.0 1.234500e+03 1.2e-05"),
-    ("printf width", '{{printf "[%5s][%-5s][%05d][%x][%X][%o][%c]" "ab" "cd" 42 255 255 8 65}}', None, "[   ab][cd   ][00042][ff][FF][10][A]"),
+    (
+        "printf verbs",
+        '{{printf "%s|%d|%v|%q|%t|%%" "a" 5 1.5 "q" true}}',
+        None,
+        'a|5|1.5|"q"|true|%',
+    ),
+    (
+        "printf float",
+        '{{printf "%f %.2f %6.1f %e %g" 1.5 3.14159 2.0 1234.5 0.000012}}',
+        None,
+        "1.500000 3.14    2.0 1.234500e+03 1.2e-05",
+    ),
+    (
+        "printf width",
+        '{{printf "[%5s][%-5s][%05d][%x][%X][%o][%c]" "ab" "cd" 42 255 255 8 65}}',
+        None,
+        "[   ab][cd   ][00042][ff][FF][10][A]",
+    ),
     ("printf bad verb", '{{printf "%d" "x"}}', None, "%!d(string=x)"),
     ("printf missing", '{{printf "%d %d" 1}}', None, "1 %!d(MISSING)"),
     ("printf extra", '{{printf "%d" 1 2}}', None, "1%!(EXTRA int=2)"),
@@ -175,19 +195,19 @@ CASES: list[tuple[str, str, Any, str]] = [
     ("slice slice", "{{slice .SI 1 2}}", "data", "[4]"),
     ("slice string", '{{slice "hello" 1 3}}', None, "el"),
     ("slice string from", '{{slice "hello" 2}}', None, "llo"),
-    ("len", "{{len .SI}} {{len .MSI}} {{len \"héllo\"}}", "data", "3 3 6"),
+    ("len", '{{len .SI}} {{len .MSI}} {{len "héllo"}}', "data", "3 3 6"),
     ("html", '{{html "<a href=\\"x\\">&\'"}}', None, "&lt;a href=&#34;x&#34;&gt;&amp;&#39;"),
     ("html pipe", '{{"<b>" | html}}', None, "&lt;b&gt;"),
-    ("js", "{{js \"a'b\\\"c<d>=&\\n\"}}", None, "a\\'b\\\"c\\u003Cd\\u003E\\u003D\\u0026\\u000A"),
+    ("js", '{{js "a\'b\\"c<d>=&\\n"}}', None, "a\\'b\\\"c\\u003Cd\\u003E\\u003D\\u0026\\u000A"),
     ("urlquery", '{{urlquery "a b&c=d/é"}}', None, "a+b%26c%3Dd%2F%C3%A9"),
     ("call", '{{call .Fn 1 "a"}}', "data", "fn1a"),
     ("call piped", "{{.I | call .Fn}}", "data", "fn17"),
     # comparisons and logic
-    ("eq", "{{eq 1 1}} {{eq 1 2}} {{eq \"a\" \"a\"}}", None, "true false true"),
+    ("eq", '{{eq 1 1}} {{eq 1 2}} {{eq "a" "a"}}', None, "true false true"),
     ("eq multi", "{{eq 3 1 2 3}} {{eq 4 1 2 3}}", None, "true false"),
     ("eq field", '{{eq .X "x"}}', "data", "true"),
     ("eq nil", "{{eq .Nil nil}}", "data", "true"),
-    ("ne", "{{ne 1 2}} {{ne \"a\" \"a\"}}", None, "true false"),
+    ("ne", '{{ne 1 2}} {{ne "a" "a"}}', None, "true false"),
     ("lt le gt ge", "{{lt 1 2}}{{le 2 2}}{{gt 3 2}}{{ge 1 2}}", None, "truetruetruefalse"),
     ("lt strings", '{{lt "a" "b"}}', None, "true"),
     ("lt floats", "{{lt 1.5 2.5}} {{gt .F 1.0}}", "data", "true true"),
@@ -197,12 +217,32 @@ CASES: list[tuple[str, str, Any, str]] = [
     ("and short circuit", "{{and false .Err}}", "data", "false"),
     ("or short circuit", "{{or true .Err}}", "data", "true"),
     ("and piped", "{{1 | and 2}}", None, "1"),
+    ("printf hex pad", '{{printf "%04x" 127}}', None, "007f"),
+    ("printf backquote", '{{printf "%#q" "zeroArgs"}}', None, "`zeroArgs`"),
+    ("printf type of hex", "{{printf `%T` 0xef}}", None, "int"),
+    ("printf piped only", '{{"aaa" | printf}}', None, "aaa"),
+    ("and table", "{{and false 0}} {{and 1 0}} {{and 0 true}} {{and 1 1}}", None, "false 0 0 1"),
+    ("or table", "{{or 0 0}} {{or 1 0}} {{or 0 true}} {{or 1 1}}", None, "0 1 true 1"),
+    ("and not", "{{if and true 1 `hi` | not}}T{{else}}F{{end}}", None, "F"),
+    ("or as if", '{{or .SI "empty"}} {{or .SIEmpty "empty"}}', "data", "[3 4 5] empty"),
+    ("index map missing int zero", '{{index .MSI "XXX"}}', "data", "0"),
+    ("parens nested", "{{printf `%d %d %d` (1) (2 | add1) (add1 (add1 5))}}", None, "1 3 7"),
+    ("dollar in parens", "{{($).I}}", "data", "17"),
+    ("var shadowing", "{{if $x := true}}{{with $x := .I}}{{$x}},{{end}}{{$x}}{{end}}", "data", "17,true"),
+    ("urlquery url", '{{"http://www.example.org/" | urlquery}}', None, "http%3A%2F%2Fwww.example.org%2F"),
+    ("js apostrophe", "{{js .}}", "It'd be nice.", "It\\'d be nice."),
+    ("range method pipe", "{{range .SI | .MAdd .I}}-{{.}}-{{end}}", "data", "-20--21--22-"),
     # templates
     ("define template", '{{define "T"}}[{{.}}]{{end}}{{template "T" 5}}', None, "[5]"),
     ("template no pipe", '{{define "T"}}{{.}}{{end}}{{template "T"}}', None, "<no value>"),
     ("template dollar", '{{define "T"}}{{$}}{{end}}{{template "T" "d"}}', None, "d"),
     ("block", '{{block "B" .}}default {{.}}{{end}}', 3, "default 3"),
-    ("recursive", '{{define "R"}}{{.}}{{if lt . 3}}{{template "R" (len (slice "xxxx" 0 (add1 .)))}}{{end}}{{end}}{{template "R" 0}}', None, "0123"),
+    (
+        "recursive",
+        '{{define "R"}}{{.}}{{if lt . 3}}{{template "R" (len (slice "xxxx" 0 (add1 .)))}}{{end}}{{end}}{{template "R" 0}}',
+        None,
+        "0123",
+    ),
     ("define trims", '{{- define "T" -}} x {{- end -}}\n{{template "T"}}', None, "x"),
 ]
 
@@ -252,7 +292,7 @@ def test_user_func_overrides_builtin_and_missing_func() -> None:
 
 def test_methods_on_dict_subclass_win_over_keys() -> None:
     class KV(dict[str, str]):
-        def Names(self) -> list[str]:  # noqa: N802
+        def Names(self) -> list[str]:
             return sorted(self)
 
     t = Template("t").parse("{{.Names}} {{.b}} {{.items}}")
@@ -261,7 +301,7 @@ def test_methods_on_dict_subclass_win_over_keys() -> None:
 
 def test_range_over_generator_and_tuple() -> None:
     t = Template("t").parse("{{range $i, $v := .}}{{$i}}{{$v}}{{end}}")
-    assert t.execute((x for x in "ab")) == "0a1b"
+    assert t.execute(x for x in "ab") == "0a1b"
     assert t.execute(("x", "y")) == "0x1y"
 
 

@@ -34,7 +34,10 @@ V_CASES: list[tuple[Any, str]] = [
     ([1.5, None, True], "[1.5 <nil> true]"),
     ((), "[]"),
     (dt.datetime(2020, 1, 2, 3, 4, 5, tzinfo=dt.UTC), "2020-01-02 03:04:05 +0000 UTC"),
-    (dt.datetime(2020, 1, 2, 3, 4, 5, 120000, tzinfo=dt.timezone(dt.timedelta(hours=-5))), "2020-01-02 03:04:05.12 -0500 -0500"),
+    (
+        dt.datetime(2020, 1, 2, 3, 4, 5, 120000, tzinfo=dt.timezone(dt.timedelta(hours=-5))),
+        "2020-01-02 03:04:05.12 -0500 -0500",
+    ),
     (GoDuration(0), "0s"),
     (GoDuration(1_500_000_000), "1.5s"),
     (GoDuration(3_723_000_000_000), "1h2m3s"),
@@ -57,7 +60,11 @@ SPRINTF_CASES: list[tuple[str, tuple[Any, ...], str]] = [
     ("%x|%X|%#x|%o|%b|%c|%U", (255, 255, 255, 8, 5, 9731, 9731), "ff|FF|0xff|10|101|☃|U+2603"),
     ("%x", ("hi",), "6869"),
     ("%q|%q", ('a"b\n', "é"), '"a\\"b\\n"|"é"'),
-    ("%f|%.2f|%8.3f|%-8.1f|%+.1f", (1.5, 2.345, math.pi, 2.0, 3.0), "1.500000|2.35|   3.142|2.0     |+3.0"),
+    (
+        "%f|%.2f|%8.3f|%-8.1f|%+.1f",
+        (1.5, 2.345, math.pi, 2.0, 3.0),
+        "1.500000|2.35|   3.142|2.0     |+3.0",
+    ),
     ("%e|%E|%.2e", (1234.5678, 0.00012, 5.0), "1.234568e+03|1.200000E-04|5.00e+00"),
     ("%g|%g|%.3g|%G", (0.000012, 1e6, 1234.5678, 1e-7), "1.2e-05|1e+06|1.23e+03|1E-07"),
     ("%.4g|%.4g", (1234567.0, 123.0), "1.235e+06|123"),
@@ -95,7 +102,7 @@ def test_sprint_spacing() -> None:
 
 def test_stringer_objects_print_with_their_string_method() -> None:
     class Thing:
-        def String(self) -> str:  # noqa: N802
+        def String(self) -> str:
             return "thing!"
 
     assert render_go_value(Thing()) == "thing!"
@@ -106,7 +113,7 @@ def test_stringer_objects_print_with_their_string_method() -> None:
 def test_small_template_executes_in_tens_of_microseconds() -> None:
     t = Template("t").parse(
         '{{ $labels := .Labels }}{{ range $k, $v := $labels }}{{ $k }}="{{ $v }}" {{ end }}'
-        "{{ if gt .Value 0.5 }}high {{ printf \"%.2f\" .Value }}{{ else }}low{{ end }}"
+        '{{ if gt .Value 0.5 }}high {{ printf "%.2f" .Value }}{{ else }}low{{ end }}'
     )
     data = {"Labels": {"job": "api", "instance": "h:9", "severity": "page"}, "Value": 0.97}
     assert t.execute(data) == 'instance="h:9" job="api" severity="page" high 0.97'

@@ -7,7 +7,13 @@ from typing import Any
 
 import pytest
 
-from tidewatch.templating import Sample, Template, TemplateError, prometheus_funcs
+from tidewatch.templating import (
+    Sample,
+    Template,
+    TemplateError,
+    expand_alert_template,
+    prometheus_funcs,
+)
 
 
 def run(text: str, data: Any = None, **kw: Any) -> str:
@@ -31,7 +37,11 @@ RANGE_CASES = [
         "100ms:100us:123.5ms:1m 0s:1m 0s:1.234s:12.35s:",
     ),
     ("humanizePercentage", [0.0, 0.1234567, 1.23456], "0%:12.35%:123.5%:"),
-    ("humanizeTimestamp", [1435065584.128, "1435065584.128", 0], "2015-06-23 13:19:44.128 +0000 UTC:2015-06-23 13:19:44.128 +0000 UTC:1970-01-01 00:00:00 +0000 UTC:"),
+    (
+        "humanizeTimestamp",
+        [1435065584.128, "1435065584.128", 0],
+        "2015-06-23 13:19:44.128 +0000 UTC:2015-06-23 13:19:44.128 +0000 UTC:1970-01-01 00:00:00 +0000 UTC:",
+    ),
     ("humanizeTimestamp", [math.nan], "NaN:"),
     ("toTime", [1435065584.128], "2015-06-23 13:19:44.128 +0000 UTC:"),
     ("title", ["aa bb CC", "foo-bar baz_qux"], "Aa Bb CC:Foo-Bar Baz_qux:"),
@@ -40,10 +50,20 @@ RANGE_CASES = [
     ("stripPort", ["foo.com:12345", "[::1]:12345", "::1", "foo.com"], "foo.com:::1:::1:foo.com:"),
     (
         "stripDomain",
-        ["foo.example.com", "foo.example.com:12345", "192.0.2.1:12345", "[2001:0DB8::1]:12345", "localhost"],
+        [
+            "foo.example.com",
+            "foo.example.com:12345",
+            "192.0.2.1:12345",
+            "[2001:0DB8::1]:12345",
+            "localhost",
+        ],
         "foo:foo:12345:192.0.2.1:12345:[2001:0DB8::1]:12345:localhost:",
     ),
-    ("graphLink", ['rate(x{a="b"}[5m])'], "/graph?g0.expr=rate%28x%7Ba%3D%22b%22%7D%5B5m%5D%29&g0.tab=0:"),
+    (
+        "graphLink",
+        ['rate(x{a="b"}[5m])'],
+        "/graph?g0.expr=rate%28x%7Ba%3D%22b%22%7D%5B5m%5D%29&g0.tab=0:",
+    ),
     ("tableLink", ["up"], "/graph?g0.expr=up&g0.tab=1:"),
     ("parseDuration", ["1h2m10ms", "90s"], "3720.01:90:"),
     ("toDuration", [90.5], "1m30.5s:"),
@@ -56,11 +76,15 @@ def test_range_funcs(func: str, values: list[Any], want: str) -> None:
 
 
 def test_alert_annotation_shape() -> None:
-    data = {"Labels": {"instance": "web-1:9100", "job": "node"}, "ExternalLabels": {}, "Value": 0.9731}
+    data = {
+        "Labels": {"instance": "web-1:9100", "job": "node"},
+        "ExternalLabels": {},
+        "Value": 0.9731,
+    }
     text = (
         "{{ $labels := .Labels }}{{ $value := .Value }}"
         "Instance {{ $labels.instance | stripPort }} of {{ $labels.job }} is at "
-        "{{ $value | humanizePercentage }} ({{ printf \"%.2f\" $value }}); missing=[{{ $labels.nope }}]"
+        '{{ $value | humanizePercentage }} ({{ printf "%.2f" $value }}); missing=[{{ $labels.nope }}]'
     )
     assert run(text, data) == "Instance web-1 of node is at 97.31% (0.97); missing=[]"
 
@@ -107,3 +131,40 @@ def test_args_tmpl_and_urls() -> None:
     assert run("{{ pathPrefix }} {{ externalURL }}", external_url=url) == f"/path/prefix {url}"
     assert run("{{ now }}", now=12.5) == "12.5"
     assert run('{{ "<b>" | safeHtml }}') == "<b>"
+
+
+def test_expand_alert_template_defines_prometheus_variables() -> None:
+    out = expand_alert_template(
+        "{{ $labels.job }} {{ $value | humanize }} {{ $externalLabels.dc }} {{ $externalURL }} [{{ .Labels.nope }}]",
+        name="__alert_X",
+        labels={"job": "api"},
+        value=1234567.0,
+        external_labels={"dc": "eu"},
+        external_url="http://prom",
+    )
+    assert out == "api 1.235M eu http://prom []"
+
+
+def test_expand_alert_template_errors_are_wrapped_like_prometheus() -> None:
+    with pytest.raises(TemplateError) as info:
+        expand_alert_template("{{ $value | nope }}", name="__alert_X", labels={}, value=1.0)
+    assert str(info.value) == (
+        'error parsing template __alert_X: template: __alert_X:1: function "nope" not defined'
+    )
+    with pytest.raises(TemplateError) as info:
+        expand_alert_template("{{ index $labels 1 }}", name="__alert_X", labels={}, value=1.0)
+    assert str(info.value).startswith(
+        'error executing template __alert_X: template: __alert_X:1:115: executing "__alert_X" at <index $labels 1>: '
+        "error calling index: value has type int; should be string"
+    )
+
+
+def test_expand_alert_template_query_uses_callback() -> None:
+    out = expand_alert_template(
+        '{{ with query "up" }}{{ len . }}{{ end }}',
+        name="__alert_Q",
+        labels={},
+        value=0.0,
+        query=fake_query,
+    )
+    assert out == "2"

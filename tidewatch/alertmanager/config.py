@@ -16,10 +16,13 @@ from yaml.nodes import Node
 from tidewatch.alertmanager.matchers import MatcherParseError, is_valid_label_name, parse_matchers
 from tidewatch.alertmanager.receivers import (
     Receiver,
+    check_host_port,
     decode_http_config,
     decode_receiver,
     decode_tls,
     secret,
+    url_secret,
+    url_string,
 )
 from tidewatch.alertmanager.timeinterval import (
     NamedTimeInterval,
@@ -235,10 +238,9 @@ def _at_most_one(v: MapView, a: str, b: str) -> None:
 
 def _decode_global(v: MapView) -> GlobalConfig:
     d = GlobalConfig()
-    for a in ("slack_api_url", "slack_app_token", "opsgenie_api_key", "telegram_bot_token"):
-        _at_most_one(v, a, a + "_file")
-    _at_most_one(v, "smtp_auth_password", "smtp_auth_password_file")
-    _at_most_one(v, "smtp_auth_secret", "smtp_auth_secret_file")
+    for key in sorted(_GLOBAL_KEYS):
+        if key + "_file" in _GLOBAL_KEYS:
+            _at_most_one(v, key, key + "_file")
     g = GlobalConfig(
         resolve_timeout_ms=v.duration("resolve_timeout", d.resolve_timeout_ms),
         http_config=(
@@ -262,35 +264,24 @@ def _decode_global(v: MapView) -> GlobalConfig:
             if v.has("smtp_force_implicit_tls")
             else None
         ),
-        slack_api_url=secret(v, "slack_api_url"),
+        slack_api_url=url_secret(v, "slack_api_url"),
         slack_api_url_file=v.string("slack_api_url_file"),
         slack_app_token=secret(v, "slack_app_token"),
         slack_app_token_file=v.string("slack_app_token_file"),
-        slack_app_url=v.string("slack_app_url", d.slack_app_url),
-        pagerduty_url=v.string("pagerduty_url", d.pagerduty_url),
-        opsgenie_api_url=v.string("opsgenie_api_url", d.opsgenie_api_url),
+        slack_app_url=url_string(v, "slack_app_url", d.slack_app_url),
+        pagerduty_url=url_string(v, "pagerduty_url", d.pagerduty_url),
+        opsgenie_api_url=url_string(v, "opsgenie_api_url", d.opsgenie_api_url),
         opsgenie_api_key=secret(v, "opsgenie_api_key"),
         opsgenie_api_key_file=v.string("opsgenie_api_key_file"),
-        telegram_api_url=v.string("telegram_api_url", d.telegram_api_url),
+        telegram_api_url=url_string(v, "telegram_api_url", d.telegram_api_url),
         telegram_bot_token=secret(v, "telegram_bot_token"),
         telegram_bot_token_file=v.string("telegram_bot_token_file"),
     )
-    if v.has("smtp_smarthost"):
-        _check_host_port(v, "smtp_smarthost")
+    check_host_port(v, "smtp_smarthost")
     for key in _GLOBAL_OTHER:
         if v.has(key):
             g.other[key] = Secret(v.string(key)) if key in _GLOBAL_SECRETS else v.string(key)
     return g
-
-
-def _check_host_port(v: MapView, key: str) -> None:
-    hp = v.string(key)
-    host, sep, port = hp.rpartition(":")
-    if not sep:
-        raise v.error(key, f"address {hp}: missing port in address")
-    if port == "":
-        raise v.error(key, f'address "{hp}": port cannot be empty')
-    del host
 
 
 # --- matchers (new and legacy forms) -------------------------------------------
@@ -596,9 +587,39 @@ def _apply_global_defaults(ctx: Ctx, g: GlobalConfig, rcv: Receiver, path: str) 
             o.api_key, o.api_key_file = g.opsgenie_api_key, g.opsgenie_api_key_file
         if o.api_key is None and not o.api_key_file:
             raise fail("opsgenie", i, "no global OpsGenie API Key set either inline or in a file")
+    _check_untyped(rcv, g, fail)
     for i, t in enumerate(rcv.telegram_configs):
         t.api_url = t.api_url or g.telegram_api_url
         if t.bot_token is None and not t.bot_token_file:
             t.bot_token, t.bot_token_file = g.telegram_bot_token, g.telegram_bot_token_file
         if t.bot_token is None and not t.bot_token_file:
             raise fail("telegram", i, "missing bot_token or bot_token_file on telegram_config")
+
+
+def _check_untyped(
+    rcv: Receiver, g: GlobalConfig, fail: Callable[[str, int, str], ConfigError]
+) -> None:
+    """The required-setting checks Alertmanager makes on integrations tidewatch
+    keeps untyped, so a config that Alertmanager rejects is rejected here too."""
+
+    def has(c: dict[str, Any], key: str) -> bool:
+        return bool(c.get(key)) or bool(c.get(key + "_file"))
+
+    def has_global(key: str) -> bool:
+        return bool(g.other.get(key)) or bool(g.other.get(key + "_file"))
+
+    for i, c in enumerate(rcv.other_configs.get("victorops_configs", [])):
+        if not has(c, "api_key") and not has_global("victorops_api_key"):
+            raise fail("victorops", i, "no global VictorOps API Key set")
+    for i, c in enumerate(rcv.other_configs.get("wechat_configs", [])):
+        if not has(c, "api_secret") and not has_global("wechat_api_secret"):
+            raise fail("wechat", i, "no global Wechat ApiSecret set")
+        if not c.get("corp_id") and not g.other.get("wechat_api_corp_id"):
+            raise fail("wechat", i, "no global Wechat CorpID set")
+    for i, c in enumerate(rcv.other_configs.get("sns_configs", [])):
+        if not any(c.get(k) for k in ("target_arn", "topic_arn", "phone_number")):
+            raise fail(
+                "sns",
+                i,
+                "must provide either a Target ARN, Topic ARN, or Phone Number for SNS config",
+            )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from yaml.nodes import Node
 
@@ -247,6 +248,46 @@ def secret(view: MapView, key: str) -> Secret | None:
     return Secret(view.string(key)) if view.has(key) else None
 
 
+def check_url(view: MapView, key: str) -> None:
+    """Alertmanager's URL fields take absolute http(s) URLs (templates excepted).
+    The error never repeats the value: it may hold a token."""
+    if not view.has(key):
+        return
+    text = view.string(key)
+    if "{{" in text:
+        return
+    try:
+        parts = urlsplit(text)
+    except ValueError as exc:
+        raise view.error(key, f"invalid URL: {exc}") from None
+    if parts.scheme not in ("http", "https"):
+        raise view.error(key, f"unsupported scheme {parts.scheme!r} for URL")
+    if not parts.netloc:
+        raise view.error(key, "missing host for URL")
+
+
+def check_host_port(view: MapView, key: str) -> None:
+    """A ``host:port`` field (SMTP smarthosts), as Go's net.SplitHostPort wants it."""
+    if not view.has(key):
+        return
+    hp = view.string(key)
+    _, sep, port = hp.rpartition(":")
+    if not sep:
+        raise view.error(key, f"address {hp}: missing port in address")
+    if port == "":
+        raise view.error(key, f'address "{hp}": port cannot be empty')
+
+
+def url_secret(view: MapView, key: str) -> Secret | None:
+    check_url(view, key)
+    return secret(view, key)
+
+
+def url_string(view: MapView, key: str, default: str = "") -> str:
+    check_url(view, key)
+    return view.string(key, default)
+
+
 def decode_tls(view: MapView) -> TLSConfig:
     """A ``tls_config`` outside ``http_config`` (SMTP's)."""
     for inline, file in (("ca", "ca_file"), ("cert", "cert_file"), ("key", "key_file")):
@@ -305,7 +346,7 @@ def decode_webhook(ctx: Ctx, node: Node, path: str) -> WebhookConfig:
     return WebhookConfig(
         send_resolved=v.boolean("send_resolved", True),
         http_config=_http(v),
-        url=secret(v, "url"),
+        url=url_secret(v, "url"),
         url_file=v.string("url_file"),
         max_alerts=v.uint("max_alerts"),
         timeout_ms=v.duration("timeout", 0),
@@ -350,11 +391,11 @@ def decode_slack(ctx: Ctx, node: Node, path: str) -> SlackConfig:
     return SlackConfig(
         send_resolved=v.boolean("send_resolved", False),
         http_config=_http(v),
-        api_url=secret(v, "api_url"),
+        api_url=url_secret(v, "api_url"),
         api_url_file=v.string("api_url_file"),
         app_token=secret(v, "app_token"),
         app_token_file=v.string("app_token_file"),
-        app_url=v.string("app_url"),
+        app_url=url_string(v, "app_url"),
         channel=v.string("channel"),
         username=v.string("username", d.username),
         color=v.string("color", d.color),
@@ -422,7 +463,7 @@ def decode_pagerduty(ctx: Ctx, node: Node, path: str) -> PagerdutyConfig:
         routing_key_file=v.string("routing_key_file"),
         service_key=secret(v, "service_key"),
         service_key_file=v.string("service_key_file"),
-        url=v.string("url"),
+        url=url_string(v, "url"),
         client=v.string("client", d.client),
         client_url=v.string("client_url", d.client_url),
         description=v.string("description", d.description),
@@ -462,6 +503,7 @@ def decode_email(ctx: Ctx, node: Node, path: str) -> EmailConfig:
     v = ctx.as_map(node, path, keys)
     if v.string("to") == "":
         raise v.error("to", "missing to address in email config")
+    check_host_port(v, "smarthost")
     _require_one(v, "auth_password", "auth_password_file")
     _require_one(v, "auth_secret", "auth_secret_file")
     headers: dict[str, str] = {}
@@ -515,7 +557,7 @@ def decode_msteams(ctx: Ctx, node: Node, path: str) -> MSTeamsConfig:
     return MSTeamsConfig(
         send_resolved=v.boolean("send_resolved", True),
         http_config=_http(v),
-        webhook_url=secret(v, "webhook_url"),
+        webhook_url=url_secret(v, "webhook_url"),
         webhook_url_file=v.string("webhook_url_file"),
         title=v.string("title", d.title),
         summary=v.string("summary", d.summary),
@@ -555,7 +597,7 @@ def decode_telegram(ctx: Ctx, node: Node, path: str) -> TelegramConfig:
     return TelegramConfig(
         send_resolved=v.boolean("send_resolved", True),
         http_config=_http(v),
-        api_url=v.string("api_url"),
+        api_url=url_string(v, "api_url"),
         bot_token=secret(v, "bot_token"),
         bot_token_file=v.string("bot_token_file"),
         chat_id=chat_id,
@@ -585,7 +627,7 @@ def decode_discord(ctx: Ctx, node: Node, path: str) -> DiscordConfig:
     return DiscordConfig(
         send_resolved=v.boolean("send_resolved", True),
         http_config=_http(v),
-        webhook_url=secret(v, "webhook_url"),
+        webhook_url=url_secret(v, "webhook_url"),
         webhook_url_file=v.string("webhook_url_file"),
         content=v.string("content"),
         title=v.string("title", d.title),
@@ -645,7 +687,7 @@ def decode_opsgenie(ctx: Ctx, node: Node, path: str) -> OpsgenieConfig:
         http_config=_http(v),
         api_key=secret(v, "api_key"),
         api_key_file=v.string("api_key_file"),
-        api_url=v.string("api_url"),
+        api_url=url_string(v, "api_url"),
         message=v.string("message", d.message),
         description=v.string("description", d.description),
         source=v.string("source", d.source),
@@ -673,17 +715,23 @@ _DECODERS: dict[str, Any] = {
 RECEIVER_KEYS = frozenset({"name", "labels", *_DECODERS, *OTHER_INTEGRATIONS})
 
 
-def _hide_secrets(raw: dict[str, Any], secret_keys: frozenset[str]) -> dict[str, Any]:
+_ALWAYS_SECRET = frozenset(
+    {"password", "credentials", "bearer_token", "secret_key", "client_secret"}
+)
+
+
+def _hide_secrets(raw: Any, secret_keys: frozenset[str]) -> Any:
+    """Wrap secret fields (at any depth: sigv4, http_config ...) in :class:`Secret`."""
+    if isinstance(raw, list):
+        return [_hide_secrets(v, secret_keys) for v in raw]
+    if not isinstance(raw, dict):
+        return raw
     out: dict[str, Any] = {}
     for k, val in raw.items():
-        if k in secret_keys and isinstance(val, str):
+        if (k in secret_keys or k in _ALWAYS_SECRET) and isinstance(val, str):
             out[k] = Secret(val)
-        elif k == "http_config" and isinstance(val, dict):
-            out[k] = _hide_secrets(val, frozenset({"password", "credentials", "bearer_token"}))
-        elif isinstance(val, dict) and k in ("basic_auth", "authorization"):
-            out[k] = _hide_secrets(val, frozenset({"password", "credentials"}))
         else:
-            out[k] = val
+            out[k] = _hide_secrets(val, secret_keys)
     return out
 
 

@@ -153,6 +153,7 @@ class Silences:
         self._db.execute(_SCHEMA)
         self._by_id: dict[str, Silence] = {}
         self.version = 0  # bumped on every change, so callers can cache mute results
+        self._active_cache: tuple[int, int, int, builtins.list[Silence]] | None = None
         for row in self._db.execute(
             "SELECT id, matchers, starts_at, ends_at, updated_at, created_by, comment FROM silences"
         ):
@@ -187,8 +188,28 @@ class Silences:
     def mutes(self, lbls: Labels, now_ms: int | None = None) -> builtins.list[str]:
         """Ids of the active silences matching the label set (empty: not silenced)."""
         now = self._clock() if now_ms is None else now_ms
+        active = self._active_at(now)
+        if not active:
+            return []
         d = dict(lbls)
-        return sorted(s.id for s in self._by_id.values() if s.state(now) == ACTIVE and s.matches(d))
+        return sorted(s.id for s in active if s.matches(d))
+
+    def _active_at(self, now: int) -> builtins.list[Silence]:
+        """Active silences, recomputed only when a silence changes or one starts or
+        ends (most flushes check every alert against the same set)."""
+        cache = self._active_cache
+        if cache is not None and cache[0] == self.version and cache[1] <= now < cache[2]:
+            return cache[3]
+        active = []
+        until = 1 << 62
+        for s in self._by_id.values():
+            if s.state(now) == ACTIVE:
+                active.append(s)
+            for t in (s.starts_at, s.ends_at):
+                if t > now:
+                    until = min(until, t)
+        self._active_cache = (self.version, now, until, active)
+        return active
 
     # --- writes ------------------------------------------------------------------
 

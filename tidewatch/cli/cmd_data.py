@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from tidewatch.server import print_progress
+from tidewatch.progress import ProgressPrinter
 
 
 def register(sub: Any) -> None:
@@ -32,7 +32,7 @@ def backup(args: argparse.Namespace) -> int:
     from tidewatch.tsdb import backup as do_backup
 
     try:
-        do_backup(args.data_dir, args.dest, print_progress)
+        do_backup(args.data_dir, args.dest, ProgressPrinter())
     except (OSError, ValueError) as exc:
         print(f"error: backup failed: {exc}", file=sys.stderr)
         return 1
@@ -44,7 +44,7 @@ def restore(args: argparse.Namespace) -> int:
     from tidewatch.tsdb import restore as do_restore
 
     try:
-        do_restore(args.src, args.data_dir, print_progress)
+        do_restore(args.src, args.data_dir, ProgressPrinter())
     except (OSError, ValueError) as exc:
         print(f"error: restore failed: {exc}", file=sys.stderr)
         return 1
@@ -62,7 +62,7 @@ def import_openmetrics(args: argparse.Namespace) -> int:
         print("error: this build has no OpenMetrics importer", file=sys.stderr)
         return 1
     try:
-        stats = do_import(args.file, args.data_dir, print_progress)
+        stats = do_import(args.file, args.data_dir, ProgressPrinter())
     except (OSError, ValueError) as exc:
         print(f"error: import failed: {exc}", file=sys.stderr)
         return 1

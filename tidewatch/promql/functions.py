@@ -167,6 +167,8 @@ def call(ev: Evaluator, node: Call) -> StepValue:
         ).compact()
     if name == "histogram_quantile":
         return _histogram_quantile(ev, node)
+    if name == "histogram_quantiles":
+        return _histogram_quantiles(ev, node)
     if name == "histogram_fraction":
         return _histogram_fraction(ev, node)
     if name in _NATIVE_ONLY:
@@ -472,26 +474,43 @@ def _range_function(ev: Evaluator, node: Call, idx: int) -> VectorSteps:
             (~any_data)[None, :],
             np.ones(1, dtype=bool),
         ).compact()
-    kernel = _kernel(ev, node, idx, rng, scalars)
     labels: list[Labels] = []
     rows_v: list[np.ndarray] = []
     rows_p: list[np.ndarray] = []
     drops: list[bool] = []
     keeps_name = name in windows.KEEPS_NAME
-    for s in rng.series:
+    # Series are concatenated so one kernel call covers many series and all steps;
+    # windows never cross a series boundary, so pairwise and prefix-sum kernels
+    # stay exact.
+    batch = max(1, _BATCH_WINDOWS // max(n, 1))
+    for b0 in range(0, len(rng.series), batch):
         ev.check()
-        vals, ok = kernel(s.ts, s.values, s.lo, s.hi)
-        if not ok.any():
-            continue
-        labels.append(s.labels)
-        rows_v.append(vals)
-        rows_p.append(ok)
-        drops.append(s.drop_name or not keeps_name)
-        if name in ("rate", "increase"):
-            _maybe_not_counter(ev, s.labels, args[idx].pos[0])
+        part = rng.series[b0 : b0 + batch]
+        kernel = _kernel(ev, node, rng, scalars, len(part))
+        sizes = np.array([len(s.ts) for s in part], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        ts = np.concatenate([s.ts for s in part])
+        vals_all = np.concatenate([s.values for s in part])
+        lo = np.concatenate([s.lo + off for s, off in zip(part, offsets.tolist(), strict=True)])
+        hi = np.concatenate([s.hi + off for s, off in zip(part, offsets.tolist(), strict=True)])
+        out, ok = kernel(ts, vals_all, lo, hi)
+        out = out.reshape(len(part), n)
+        ok = ok.reshape(len(part), n)
+        for k, s in enumerate(part):
+            if not ok[k].any():
+                continue
+            labels.append(s.labels)
+            rows_v.append(out[k])
+            rows_p.append(ok[k])
+            drops.append(s.drop_name or not keeps_name)
+            if name in ("rate", "increase"):
+                _maybe_not_counter(ev, s.labels, args[idx].pos[0])
     if not labels:
         return VectorSteps.empty(n)
     return VectorSteps(labels, np.vstack(rows_v), np.vstack(rows_p), np.array(drops, dtype=bool))
+
+
+_BATCH_WINDOWS = 1 << 22
 
 
 def _maybe_not_counter(ev: Evaluator, lbls: Labels, pos: int) -> None:
@@ -507,8 +526,10 @@ Kernel = Callable[[np.ndarray, F64, np.ndarray, np.ndarray], windows.KernelResul
 
 
 def _kernel(
-    ev: Evaluator, node: Call, idx: int, rng: RangeSteps, scalars: list[F64 | None]
+    ev: Evaluator, node: Call, rng: RangeSteps, scalars: list[F64 | None], reps: int
 ) -> Kernel:
+    """The kernel for ``node`` over ``reps`` concatenated series: per-step
+    parameters are tiled to one entry per window."""
     name = node.func.name
     if name in windows.SIMPLE_KERNELS:
         return windows.SIMPLE_KERNELS[name]
@@ -516,10 +537,12 @@ def _kernel(
         is_counter = name != "delta"
         is_rate = name == "rate"
         range_s = rng.range_ms / 1000.0
+        starts = np.tile(rng.range_start, reps)
+        ends = np.tile(rng.range_end, reps)
 
         def rate(ts: np.ndarray, v: F64, lo: np.ndarray, hi: np.ndarray) -> windows.KernelResult:
             return windows.extrapolated_rate(
-                ts, v, lo, hi, rng.range_start, rng.range_end, range_s, is_counter, is_rate
+                ts, v, lo, hi, starts, ends, range_s, is_counter, is_rate
             )
 
         return rate
@@ -530,12 +553,14 @@ def _kernel(
         q = scalars[0]
         assert q is not None
         _check_quantile(ev, q, node.args[0].pos[0])
-        return lambda ts, v, lo, hi: windows.quantile_over_time(ts, v, lo, hi, q)
+        q_all = np.tile(q, reps)
+        return lambda ts, v, lo, hi: windows.quantile_over_time(ts, v, lo, hi, q_all)
     if name == "predict_linear":
         dur = scalars[1]
         assert dur is not None
-        eval_t = ev.steps
-        return lambda ts, v, lo, hi: windows.predict_linear(ts, v, lo, hi, eval_t, dur)
+        eval_t = np.tile(ev.steps, reps)
+        dur_all = np.tile(dur, reps)
+        return lambda ts, v, lo, hi: windows.predict_linear(ts, v, lo, hi, eval_t, dur_all)
     if name == "double_exponential_smoothing":
         sf_arr, tf_arr = scalars[1], scalars[2]
         assert sf_arr is not None and tf_arr is not None
@@ -609,6 +634,44 @@ def _histogram_quantile(ev: Evaluator, node: Call) -> VectorSteps:
         if fix is not None:
             _monotonicity_info(ev, keys[g], node.args[1].pos[0], fix, ev.steps)
     return VectorSteps(keys, out_v, out_p, np.ones(len(keys), dtype=bool)).compact()
+
+
+def _openmetrics_float(v: float) -> str:
+    text = go_g(v)
+    if math.isfinite(v) and v == math.floor(v) and not any(c in text for c in "e."):
+        text += ".0"
+    return text
+
+
+def _histogram_quantiles(ev: Evaluator, node: Call) -> VectorSteps:
+    """``histogram_quantiles(v, "label", q1, q2, ...)``: one output series per
+    quantile, told apart by ``label``."""
+    v = ev.eval_vector(node.args[0])
+    label = _string_arg(node.args[1])
+    qs = [ev.eval_scalar(a).values for a in node.args[2:]]
+    for a, q in zip(node.args[2:], qs, strict=True):
+        _check_quantile(ev, q, a.pos[0])
+    keys, members, les, _ = _bucket_groups(ev, v, node.args[0].pos[0])
+    labels: list[Labels] = []
+    rows_v: list[np.ndarray] = []
+    rows_p: list[np.ndarray] = []
+    for q in qs:
+        for g, m in enumerate(members):
+            idx = np.array(m, dtype=np.intp)
+            le = np.array([les[i] for i in m])
+            res, ok, fix = bucket_quantile(q, le, v.values[idx], v.present[idx])
+            if fix is not None:
+                _monotonicity_info(ev, keys[g], node.args[0].pos[0], fix, ev.steps)
+            # A quantile that changes between steps labels each step by its value.
+            for u in np.unique(q[ok]).tolist():
+                steps = ok & ((q == u) | (np.isnan(q) & math.isnan(u)))
+                labels.append(_set_label(keys[g], label, _openmetrics_float(u)))
+                rows_v.append(res)
+                rows_p.append(steps)
+    if not labels:
+        return VectorSteps.empty(ev.n)
+    out = VectorSteps(labels, np.vstack(rows_v), np.vstack(rows_p), np.ones(len(labels), dtype=bool))
+    return _dedupe(out)
 
 
 def _monotonicity_info(

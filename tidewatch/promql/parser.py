@@ -129,6 +129,17 @@ _METRIC_NAME_KINDS = frozenset(
     | {"START", "END", "STEP", "RANGE", "MAX_OF", "MIN_OF"}
     | AGGREGATORS
 )
+_FILL_KINDS = frozenset({"FILL", "FILL_LEFT", "FILL_RIGHT"})
+# Tokens that can begin an expression.
+_EXPR_START = _METRIC_NAME_KINDS | {
+    "NUMBER",
+    "DURATION",
+    "STRING",
+    "LEFT_PAREN",
+    "LEFT_BRACE",
+    "ADD",
+    "SUB",
+}
 # Keywords that may also name a label in grouping lists (Prometheus's maybe_label).
 _LABEL_KINDS = _METRIC_NAME_KINDS | KEYWORDS | {"ATAN2"}
 _FUNCTION_NAME_KINDS = frozenset(
@@ -183,6 +194,13 @@ class _Parser:
         if self.peek().kind != kind:
             self.unexpected(context, expected)
         return self.advance()
+
+    def lexer_error_first(self) -> None:
+        """Where Prometheus's parser reads the next token before acting on what it
+        has, a lexical error in that token is reported first."""
+        tok = self.peek()
+        if tok.kind == "ERROR":
+            self.fail_at(tok.val, tok.pos, len(self.text))
 
     def fail_at(self, message: str, start: int, end: int) -> NoReturn:
         raise ParseError(message, start, end, self.text)
@@ -381,6 +399,7 @@ class _Parser:
         self.context = ("offset", _DURATION_EXPECTED)
         value = self.parse_offset_value()
         self.context = outer
+        self.lexer_error_first()
         target = _modifier_target(expr)
         if target is None:
             self.fail(
@@ -587,10 +606,14 @@ class _Parser:
                 matching.card = (
                     Cardinality.MANY_TO_ONE if kind == "GROUP_LEFT" else Cardinality.ONE_TO_MANY
                 )
-                if self.peek().kind == "LEFT_PAREN":
+                kind = self.peek().kind
+                if kind == "LEFT_PAREN":
                     matching.include = self.parse_grouping_labels()
+                elif kind not in _EXPR_START and kind not in _FILL_KINDS:
+                    # Prometheus's grammar reports this inside the optional label list.
+                    self.unexpected("grouping opts", '"("')
         kind = self.peek().kind
-        if kind in ("FILL", "FILL_LEFT", "FILL_RIGHT"):
+        if kind in _FILL_KINDS:
             start = self.peek().pos
             self.parse_fill(matching)
             if not self.options.binop_fill_modifiers:
@@ -680,6 +703,7 @@ class _Parser:
         else:
             args = self.parse_call_body()
             self.context = outer
+            self.lexer_error_first()
             kind = self.peek().kind
             if kind in ("BY", "WITHOUT"):
                 self.advance()
@@ -734,7 +758,8 @@ class _Parser:
             if kind != "COMMA":
                 self.unexpected()
             comma = self.advance()
-            if self.peek().kind == "RIGHT_PAREN":
+            if self.peek().kind not in _EXPR_START and self.peek().kind != "ERROR":
+                # Prometheus reduces "args ," here before looking at what follows.
                 self.fail_at(
                     "trailing commas not allowed in function call args", comma.pos, comma.end
                 )

@@ -96,6 +96,7 @@ SUPPORTED_EXPERIMENTAL = {
     "end",
     "range",
     "step",
+    "histogram_quantiles",
 }
 SUPPORTED_DURATION_EXPRESSIONS = True
 

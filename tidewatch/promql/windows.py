@@ -186,8 +186,30 @@ def _gathered(
     return out, ok
 
 
+# Plain summation is used where its error bound (n * eps * sum|x|) is this far below
+# |sum|; other windows get Prometheus's Kahan summation.
+_PLAIN_SUM_REL_ERROR = 1e-12
+_EPS = float(np.finfo(np.float64).eps)
+
+
+def _plain_sums(v: F64, lo: I64, hi: I64) -> tuple[F64, Bools, Bools]:
+    """Window sums by ``reduceat``, whether each window is non-empty, and which
+    windows need compensated summation instead."""
+    out, ok = _reduce_windows(np.add, v, lo, hi)
+    if not ok.any():
+        return out, ok, ok
+    absum, _ = _reduce_windows(np.add, np.abs(v), lo, hi)
+    cnt = (hi - lo).astype(np.float64)
+    with np.errstate(all="ignore"):
+        exact = (cnt * _EPS * absum <= _PLAIN_SUM_REL_ERROR * np.abs(out)) & np.isfinite(absum)
+    return out, ok, ok & ~exact
+
+
 def sum_over_time(ts: I64, v: F64, lo: I64, hi: I64) -> KernelResult:
-    return _gathered(v, lo, hi, kahan_rows)
+    out, ok, redo = _plain_sums(v, lo, hi)
+    if redo.any():
+        out[redo] = _gathered(v, lo[redo], hi[redo], kahan_rows)[0]
+    return out, ok
 
 
 def _avg_rows(block: F64, mask: Bools) -> F64:
@@ -221,7 +243,12 @@ def _avg_rows(block: F64, mask: Bools) -> F64:
 
 
 def avg_over_time(ts: I64, v: F64, lo: I64, hi: I64) -> KernelResult:
-    return _gathered(v, lo, hi, _avg_rows)
+    sums, ok, redo = _plain_sums(v, lo, hi)
+    with np.errstate(all="ignore"):
+        out = sums / np.maximum(hi - lo, 1)
+    if redo.any():
+        out[redo] = _gathered(v, lo[redo], hi[redo], _avg_rows)[0]
+    return out, ok
 
 
 def _variance_rows(block: F64, mask: Bools) -> F64:
@@ -316,20 +343,23 @@ def changes(ts: I64, v: F64, lo: I64, hi: I64) -> KernelResult:
         return np.zeros(len(lo)), ok
     prev, cur = v[:-1], v[1:]
     changed = (cur != prev) & ~(np.isnan(cur) & np.isnan(prev))
-    cum = np.concatenate([[0], np.cumsum(changed)])
-    # pairs (i-1, i) with lo < i < hi → cum[hi-1] - cum[lo]
-    hi1 = np.maximum(hi - 1, lo)
-    return (cum[hi1] - cum[lo]).astype(np.float64), ok
+    return _pair_counts(changed, lo, hi), ok
+
+
+def _pair_counts(flags: Bools, lo: I64, hi: I64) -> F64:
+    """Count flagged adjacent pairs ``(i-1, i)`` with ``lo < i < hi`` per window."""
+    cum = np.concatenate([[0], np.cumsum(flags)])
+    top = len(cum) - 1
+    a = np.minimum(lo, top)
+    b = np.minimum(np.maximum(hi - 1, lo), top)
+    return (cum[b] - cum[a]).astype(np.float64)
 
 
 def resets(ts: I64, v: F64, lo: I64, hi: I64) -> KernelResult:
     ok = hi > lo
     if len(v) < 2:
         return np.zeros(len(lo)), ok
-    dropped = v[1:] < v[:-1]
-    cum = np.concatenate([[0], np.cumsum(dropped)])
-    hi1 = np.maximum(hi - 1, lo)
-    return (cum[hi1] - cum[lo]).astype(np.float64), ok
+    return _pair_counts(v[1:] < v[:-1], lo, hi), ok
 
 
 def extrapolated_rate(

@@ -4,12 +4,17 @@ Used for alert labels and annotations, notification templates and LogQL
 ``line_format`` / ``label_format``.
 """
 
-from tidewatch.templating.alertmanager import Alert, Alerts, Data, Pair, Pairs, alertmanager_funcs
 from tidewatch.templating.alertmanager import KV as KV
+from tidewatch.templating.alertmanager import Alert, Alerts, Data, Pair, Pairs, alertmanager_funcs
 from tidewatch.templating.errors import TemplateError
 from tidewatch.templating.gofmt import render_go_value, sprint, sprintf
 from tidewatch.templating.gotime import GoDuration, go_time_format, go_time_string
-from tidewatch.templating.prometheus import Sample, prometheus_funcs
+from tidewatch.templating.prometheus import (
+    AlertTemplateData,
+    Sample,
+    expand_alert_template,
+    prometheus_funcs,
+)
 from tidewatch.templating.template import Template, execute_text
 from tidewatch.templating.values import MISSING, is_true
 
@@ -17,6 +22,7 @@ __all__ = [
     "KV",
     "MISSING",
     "Alert",
+    "AlertTemplateData",
     "Alerts",
     "Data",
     "GoDuration",
@@ -27,6 +33,7 @@ __all__ = [
     "TemplateError",
     "alertmanager_funcs",
     "execute_text",
+    "expand_alert_template",
     "go_time_format",
     "go_time_string",
     "is_true",

@@ -17,47 +17,50 @@ from tidewatch.templating.common import (
     safe_text,
     title_lower_rest,
     to_json,
+    to_lower,
+    to_upper,
+    trim_space,
 )
 from tidewatch.templating.gotime import UTC, GoDuration, go_time_format
 
 
 @dataclass(frozen=True)
 class Pair:
-    Name: str  # noqa: N815 - Go field names, reachable as .Name / .Value
-    Value: str  # noqa: N815
+    Name: str
+    Value: str
 
 
 class Pairs(list[Pair]):
-    def Names(self) -> list[str]:  # noqa: N802
+    def Names(self) -> list[str]:
         return [p.Name for p in self]
 
-    def Values(self) -> list[str]:  # noqa: N802
+    def Values(self) -> list[str]:
         return [p.Value for p in self]
 
-    def String(self) -> str:  # noqa: N802
+    def String(self) -> str:
         return ", ".join(f"{p.Name}={p.Value}" for p in self)
 
 
 class KV(dict[str, str]):
     """A label or annotation set; ``{{ .Labels.foo }}`` and Go's KV methods."""
 
-    def SortedPairs(self) -> Pairs:  # noqa: N802
+    def SortedPairs(self) -> Pairs:
         keys = sorted(k for k in self if k != "alertname")
         if "alertname" in self:
             keys.insert(0, "alertname")  # Alertmanager puts alertname first
         return Pairs(Pair(k, self[k]) for k in keys)
 
-    def Remove(self, keys: Iterable[str]) -> KV:  # noqa: N802
+    def Remove(self, keys: Iterable[str]) -> KV:
         drop = set(keys)
         return KV({k: v for k, v in self.items() if k not in drop})
 
-    def Names(self) -> list[str]:  # noqa: N802
+    def Names(self) -> list[str]:
         return self.SortedPairs().Names()
 
-    def Values(self) -> list[str]:  # noqa: N802
+    def Values(self) -> list[str]:
         return self.SortedPairs().Values()
 
-    def String(self) -> str:  # noqa: N802
+    def String(self) -> str:
         return self.SortedPairs().String()
 
 
@@ -66,13 +69,13 @@ _ZERO_TIME = dt.datetime(1, 1, 1, tzinfo=UTC)
 
 @dataclass
 class Alert:
-    Status: str = ""  # noqa: N815
-    Labels: KV = field(default_factory=KV)  # noqa: N815
-    Annotations: KV = field(default_factory=KV)  # noqa: N815
-    StartsAt: dt.datetime = _ZERO_TIME  # noqa: N815
-    EndsAt: dt.datetime = _ZERO_TIME  # noqa: N815
-    GeneratorURL: str = ""  # noqa: N815
-    Fingerprint: str = ""  # noqa: N815
+    Status: str = ""
+    Labels: KV = field(default_factory=KV)
+    Annotations: KV = field(default_factory=KV)
+    StartsAt: dt.datetime = _ZERO_TIME
+    EndsAt: dt.datetime = _ZERO_TIME
+    GeneratorURL: str = ""
+    Fingerprint: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -87,10 +90,10 @@ class Alert:
 
 
 class Alerts(list[Alert]):
-    def Firing(self) -> list[Alert]:  # noqa: N802
+    def Firing(self) -> list[Alert]:
         return [a for a in self if a.Status == "firing"]
 
-    def Resolved(self) -> list[Alert]:  # noqa: N802
+    def Resolved(self) -> list[Alert]:
         return [a for a in self if a.Status == "resolved"]
 
 
@@ -98,13 +101,13 @@ class Alerts(list[Alert]):
 class Data:
     """What Alertmanager passes to notification templates (and webhook bodies)."""
 
-    Receiver: str = ""  # noqa: N815
-    Status: str = ""  # noqa: N815
-    Alerts: Alerts = field(default_factory=lambda: Alerts())  # noqa: N815
-    GroupLabels: KV = field(default_factory=KV)  # noqa: N815
-    CommonLabels: KV = field(default_factory=KV)  # noqa: N815
-    CommonAnnotations: KV = field(default_factory=KV)  # noqa: N815
-    ExternalURL: str = ""  # noqa: N815
+    Receiver: str = ""
+    Status: str = ""
+    Alerts: Alerts = field(default_factory=lambda: Alerts())
+    GroupLabels: KV = field(default_factory=KV)
+    CommonLabels: KV = field(default_factory=KV)
+    CommonAnnotations: KV = field(default_factory=KV)
+    ExternalURL: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -159,13 +162,34 @@ def _string_slice(*s: str) -> list[str]:
     return list(s)
 
 
+def _list(*args: Any) -> list[Any]:
+    return list(args)
+
+
+def _append(items: Iterable[Any], *args: Any) -> list[Any]:
+    return [*items, *args]
+
+
+def _dict(*values: Any) -> dict[str, Any]:
+    if len(values) % 2:
+        raise ValueError("dict requires an even number of arguments")
+    out: dict[str, Any] = {}
+    for i in range(0, len(values), 2):
+        key = values[i]
+        if not isinstance(key, str):
+            raise ValueError("dict keys must be strings")
+        out[key] = values[i + 1]
+    return out
+
+
 def alertmanager_funcs() -> dict[str, Callable[..., Any]]:
-    """Alertmanager's ``DefaultFuncs`` (template/template.go)."""
+    """Alertmanager's ``DefaultFuncs`` (template/template.go), including the recent
+    additions ``now``, ``list``, ``append`` and ``dict``."""
     return {
-        "toUpper": lambda s: s.upper(),
-        "toLower": lambda s: s.lower(),
+        "toUpper": to_upper,
+        "toLower": to_lower,
         "title": title_lower_rest,
-        "trimSpace": lambda s: s.strip(),
+        "trimSpace": trim_space,
         "join": _join,
         "match": match,
         "safeHtml": safe_text,
@@ -175,9 +199,13 @@ def alertmanager_funcs() -> dict[str, Callable[..., Any]]:
         "stringSlice": _string_slice,
         "date": _date,
         "tz": _tz,
+        "now": lambda: dt.datetime.now(UTC),
         "since": _since,
         "humanizeDuration": humanize_duration,
         "toJson": to_json,
+        "list": _list,
+        "append": _append,
+        "dict": _dict,
     }
 
 

@@ -77,9 +77,7 @@ def go_eq(arg1: Any, *arg2: Any) -> bool:
         if k1 == "other":
             for v in (arg1, arg):
                 if not _comparable(v):
-                    raise ValueError(
-                        f"non-comparable type {render_go_value(v)}: {go_type_name(v)}"
-                    )
+                    raise ValueError(f"non-comparable type {render_go_value(v)}: {go_type_name(v)}")
         if arg1 == arg:
             return True
     return False
@@ -148,6 +146,10 @@ def go_index(item: Any, *indexes: Any) -> Any:
         elif isinstance(item, (list, tuple, bytes)):
             item = item[_index_arg(index, len(item))]
         elif isinstance(item, Mapping):
+            if index is None or index is MISSING:
+                raise ValueError("value is nil; should be of type string")
+            if not isinstance(index, str) and all(isinstance(k, str) for k in list(item)[:1]):
+                raise ValueError(f"value has type {go_type_name(index)}; should be string")
             item = item[index] if index in item else map_zero(item)
         else:
             raise ValueError(f"can't index item of type {go_type_name(item)}")
@@ -171,7 +173,12 @@ def go_slice(item: Any, *indexes: Any) -> Any:
     cap = len(seq)
     idx = [0, len(seq)]
     for i, index in enumerate(indexes):
-        if index is None or index is MISSING or isinstance(index, bool) or not isinstance(index, int):
+        if (
+            index is None
+            or index is MISSING
+            or isinstance(index, bool)
+            or not isinstance(index, int)
+        ):
             raise ValueError(f"cannot index slice/array with type {go_type_name(index)}")
         if index < 0 or index > cap:
             raise ValueError(f"index out of range: {index}")
@@ -232,9 +239,7 @@ def js_escape(s: str) -> str:
         esc = _JS_ESCAPES.get(ch)
         if esc is not None:
             out.append(esc)
-        elif ch < " ":
-            out.append(f"\\u{ord(ch):04X}")
-        elif ch > "\x7f" and not ch.isprintable():
+        elif ch < " " or (ch > "\x7f" and not ch.isprintable()):
             out.append(f"\\u{ord(ch):04X}")
         else:
             out.append(ch)

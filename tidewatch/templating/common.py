@@ -15,7 +15,6 @@ import re2
 from tidewatch.templating.gofmt import go_type_name, sprintf
 from tidewatch.templating.gotime import GoDuration
 
-
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False  # errors are reported to the template's caller instead
 
@@ -223,6 +222,18 @@ def humanize_duration(i: Any) -> str:
         prefix = p
         v *= 1000
     return sprintf("%.4g%ss", v, prefix)
+
+
+def to_upper(s: str) -> str:
+    return s.upper()
+
+
+def to_lower(s: str) -> str:
+    return s.lower()
+
+
+def trim_space(s: str) -> str:
+    return s.strip()
 
 
 def safe_text(text: str) -> str:

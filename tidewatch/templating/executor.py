@@ -6,7 +6,7 @@ import datetime as dt
 import inspect
 import types
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tidewatch.templating import gotime
 from tidewatch.templating.builtins import go_and, go_or, map_zero
@@ -73,9 +73,9 @@ def _is_method(tp: type, name: str) -> bool:
                     break
                 if name in klass.__dict__:
                     attr = klass.__dict__[name]
-                    found = isinstance(
-                        attr, (types.FunctionType, staticmethod, classmethod)
-                    ) or (callable(attr) and not isinstance(attr, (property, type)))
+                    found = isinstance(attr, (types.FunctionType, staticmethod, classmethod)) or (
+                        callable(attr) and not isinstance(attr, (property, type))
+                    )
                     break
         _method_cache[key] = found
     return found
@@ -111,38 +111,62 @@ _TIME_METHODS: dict[str, Callable[..., Any]] = {
     "Add": lambda t, d: t + dt.timedelta(microseconds=d.ns // 1000),
 }
 
-_arity_cache: dict[Any, tuple[int, int | None]] = {}
+
+class CallShape(NamedTuple):
+    """What the executor checks before calling: argument counts and string parameters."""
+
+    lo: int
+    hi: int | None  # None: variadic
+    str_params: tuple[int, ...]  # positions annotated ``str`` (Go's string parameters)
+    str_rest: int | None  # first position of ``*args: str``, if any
 
 
-def arity(fn: Callable[..., Any]) -> tuple[int, int | None]:
-    """(minimum, maximum or None if variadic) positional arguments of ``fn``."""
-    key = getattr(fn, "__func__", fn)
+_UNCHECKED = CallShape(0, None, (), None)
+_shape_cache: dict[Any, CallShape] = {}
+
+
+def _is_str_annotation(annotation: Any) -> bool:
+    return annotation is str or annotation == "str"
+
+
+def call_shape(fn: Callable[..., Any]) -> CallShape:
+    """The :class:`CallShape` of ``fn`` (cached; bound methods by their function)."""
+    bound = isinstance(fn, types.MethodType)
+    key: Any = (fn.__func__, True) if bound else fn  # type: ignore[attr-defined]
     try:
-        cached = _arity_cache.get(key)
+        cached = _shape_cache.get(key)
     except TypeError:
+        key = None
         cached = None
-    if cached is None:
-        try:
-            params = inspect.signature(fn).parameters.values()
-        except (TypeError, ValueError):
-            return (0, None)
-        lo = 0
-        hi: int | None = 0
-        for p in params:
-            if p.kind is p.VAR_POSITIONAL:
-                hi = None
-            elif p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
-                if p.default is p.empty:
-                    lo += 1
-                if hi is not None:
-                    hi += 1
-        cached = (lo, hi)
-        if not isinstance(fn, types.MethodType):
-            try:
-                _arity_cache[key] = cached
-            except TypeError:
-                pass
-    return cached
+    if cached is not None:
+        return cached
+    try:
+        target = fn.__func__ if bound else fn  # type: ignore[attr-defined]
+        params = list(inspect.signature(target).parameters.values())
+    except (TypeError, ValueError):
+        return _UNCHECKED
+    if bound:
+        params = params[1:]
+    lo = 0
+    hi: int | None = 0
+    str_params: list[int] = []
+    str_rest: int | None = None
+    for i, p in enumerate(params):
+        if p.kind is p.VAR_POSITIONAL:
+            hi = None
+            if _is_str_annotation(p.annotation):
+                str_rest = i
+        elif p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            if p.default is p.empty:
+                lo += 1
+            if hi is not None:
+                hi += 1
+            if _is_str_annotation(p.annotation):
+                str_params.append(i)
+    shape = CallShape(lo, hi, tuple(str_params), str_rest)
+    if key is not None:
+        _shape_cache[key] = shape
+    return shape
 
 
 def print_value(v: Any) -> str:
@@ -453,12 +477,15 @@ class Executor:
         arg_nodes = args[1:] if args else []
         num_in = len(arg_nodes) + (final is not _NO_FINAL)
         template_aware = getattr(fn, "template_aware", False)
-        lo, hi = arity(fn)
+        shape = call_shape(fn)
+        lo, hi = shape.lo, shape.hi
         if template_aware:
             lo, hi = lo - 1, (hi - 1 if hi is not None else None)
         if num_in < lo or (hi is not None and num_in > hi):
             if hi is None:
-                raise self.error(f"wrong number of args for {name}: want at least {lo} got {num_in}")
+                raise self.error(
+                    f"wrong number of args for {name}: want at least {lo} got {num_in}"
+                )
             raise self.error(f"wrong number of args for {name}: want {lo} got {num_in}")
         if fn is go_and or fn is go_or:
             want = fn is go_or
@@ -476,6 +503,8 @@ class Executor:
         for i, a in enumerate(argv):
             if a is MISSING:
                 argv[i] = None
+        if shape.str_params or shape.str_rest is not None:
+            self._check_strings(argv, shape, 1 if template_aware else 0)
         try:
             if template_aware:
                 return fn(self.tmpl, *argv)
@@ -485,6 +514,18 @@ class Executor:
         except Exception as exc:
             self.node = node
             raise self.error(f"error calling {name}: {exc}") from exc
+
+    def _check_strings(self, argv: list[Any], shape: CallShape, offset: int) -> None:
+        """Go rejects a non-string where a function takes a string, before calling it."""
+        for i, a in enumerate(argv):
+            pos = i + offset
+            wants_str = pos in shape.str_params or (
+                shape.str_rest is not None and pos >= shape.str_rest
+            )
+            if wants_str and type(a) is not str and not isinstance(a, str):
+                if a is None:
+                    raise self.error("invalid value; expected string")
+                raise self.error(f"wrong type for value; expected string; got {go_type_name(a)}")
 
     def eval_arg(self, dot: Any, n: Node) -> Any:
         self.node = n

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from tidewatch.templating.gotime import GoDuration, go_time_string
@@ -171,7 +171,7 @@ def sprintln(*args: Any) -> str:
 
 
 class _Spec:
-    __slots__ = ("minus", "plus", "sharp", "space", "zero", "width", "prec")
+    __slots__ = ("minus", "plus", "prec", "sharp", "space", "width", "zero")
 
     def __init__(self) -> None:
         self.minus = self.plus = self.sharp = self.space = self.zero = False
@@ -233,7 +233,9 @@ def _format_int(v: int, verb: str, spec: _Spec) -> str:
     elif verb == "c":
         return _pad(chr(v), spec)
     elif verb == "q":
-        return _pad("'" + go_quote(chr(v))[1:-1].replace("'", "\\'").replace('\\"', '"') + "'", spec)
+        return _pad(
+            "'" + go_quote(chr(v))[1:-1].replace("'", "\\'").replace('\\"', '"') + "'", spec
+        )
     elif verb == "U":
         s = f"U+{a:04X}"
         if spec.sharp:

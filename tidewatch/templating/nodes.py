@@ -36,10 +36,7 @@ class ListNode(Node):
 
     def is_empty(self) -> bool:
         """Only whitespace text: such a definition never replaces an existing one (as Go)."""
-        for n in self.nodes:
-            if not (isinstance(n, TextNode) and not n.text.strip()):
-                return False
-        return True
+        return all(isinstance(n, TextNode) and not n.text.strip() for n in self.nodes)
 
 
 class DotNode(Node):
@@ -133,7 +130,7 @@ class VariableNode(Node):
 class ChainNode(Node):
     """Fields applied to a non-field term: ``(index . 0).Name``."""
 
-    __slots__ = ("node", "fields")
+    __slots__ = ("fields", "node")
 
     def __init__(self, pos: int, node: Node, fields: list[str]) -> None:
         super().__init__(pos)
@@ -157,7 +154,7 @@ class CommandNode(Node):
 
 
 class PipeNode(Node):
-    __slots__ = ("decl", "is_assign", "cmds")
+    __slots__ = ("cmds", "decl", "is_assign")
 
     def __init__(self, pos: int) -> None:
         super().__init__(pos)
@@ -185,7 +182,7 @@ class ActionNode(Node):
 
 class BranchNode(Node):
     keyword = ""
-    __slots__ = ("pipe", "list", "else_list")
+    __slots__ = ("else_list", "list", "pipe")
 
     def __init__(self, pos: int, pipe: PipeNode, lst: ListNode, else_list: ListNode | None) -> None:
         super().__init__(pos)

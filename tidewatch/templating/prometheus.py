@@ -20,17 +20,21 @@ from tidewatch.templating.common import (
     re_replace_all,
     safe_text,
     title_keep_rest,
+    to_lower,
+    to_upper,
 )
+from tidewatch.templating.errors import TemplateError
 from tidewatch.templating.gofmt import render_go_value, sprintf
 from tidewatch.templating.gotime import UTC, GoDuration, go_time_string
+from tidewatch.templating.template import Template
 
 
 @dataclass
 class Sample:
     """One element of a ``query`` result, as Prometheus templates see it."""
 
-    Labels: dict[str, str] = field(default_factory=dict)  # noqa: N815 - Go field names
-    Value: float = 0.0  # noqa: N815
+    Labels: dict[str, str] = field(default_factory=dict)
+    Value: float = 0.0
 
 
 QueryFunc = Callable[[str], Iterable[Any]]
@@ -131,7 +135,7 @@ def _to_duration(i: Any) -> GoDuration:
     v = convert_to_float(i)
     if math.isnan(v) or math.isinf(v):
         raise ValueError("value is NaN or Inf")
-    return GoDuration(round(v * 1e9))
+    return GoDuration(int(v * 1e9))  # Go's float-to-int conversion truncates
 
 
 def split_host_port(host_port: str) -> tuple[str, str]:
@@ -185,6 +189,18 @@ def _strip_domain(host_port: str) -> str:
     return host
 
 
+def _label(label: str, s: Any) -> str:
+    return _sample_labels(s).get(label, "")
+
+
+def _graph_link(expr: str) -> str:
+    return f"/graph?g0.expr={query_escape(expr)}&g0.tab=0"
+
+
+def _table_link(expr: str) -> str:
+    return f"/graph?g0.expr={query_escape(expr)}&g0.tab=1"
+
+
 def _sort_by_label(label: str, v: list[Any]) -> list[Any]:
     v.sort(key=lambda s: _sample_labels(s).get(label, ""))
     return v
@@ -216,7 +232,7 @@ def prometheus_funcs(
     at evaluation time (``Sample``s, ``(labels, value)`` pairs or objects with
     ``labels``/``value``); ``now`` is that time in seconds (``now`` function)."""
 
-    def _query(q: str) -> list[Sample]:
+    def query_(q: str) -> list[Sample]:
         if query is None:
             raise ValueError("no query function configured")
         return [_to_sample(x) for x in query(q)]
@@ -224,9 +240,9 @@ def prometheus_funcs(
     path = urllib.parse.urlsplit(external_url).path if external_url else ""
 
     return {
-        "query": _query,
+        "query": query_,
         "first": _first,
-        "label": lambda label, s: _sample_labels(s).get(label, ""),
+        "label": _label,
         "value": lambda s: s.Value,
         "strvalue": lambda s: _sample_labels(s).get("__value__", ""),
         "args": _args,
@@ -234,10 +250,10 @@ def prometheus_funcs(
         "safeHtml": safe_text,
         "match": match,
         "title": title_keep_rest,
-        "toUpper": lambda s: s.upper(),
-        "toLower": lambda s: s.lower(),
-        "graphLink": lambda expr: f"/graph?g0.expr={query_escape(expr)}&g0.tab=0",
-        "tableLink": lambda expr: f"/graph?g0.expr={query_escape(expr)}&g0.tab=1",
+        "toUpper": to_upper,
+        "toLower": to_lower,
+        "graphLink": _graph_link,
+        "tableLink": _table_link,
         "sortByLabel": _sort_by_label,
         "stripPort": _strip_port,
         "stripDomain": _strip_domain,
@@ -254,3 +270,57 @@ def prometheus_funcs(
         "parseDuration": _parse_duration,
         "tmpl": _tmpl,
     }
+
+
+@dataclass
+class AlertTemplateData:
+    """The dot of an alerting rule's label and annotation templates."""
+
+    Labels: dict[str, str] = field(default_factory=dict)
+    ExternalLabels: dict[str, str] = field(default_factory=dict)
+    ExternalURL: str = ""
+    Value: Any = 0.0
+
+
+# Prometheus prepends these so annotations can say {{ $labels.x }} and {{ $value }}.
+ALERT_TEMPLATE_DEFS = (
+    "{{$labels := .Labels}}{{$externalLabels := .ExternalLabels}}"
+    "{{$externalURL := .ExternalURL}}{{$value := .Value}}"
+)
+_FUNC_NAMES = prometheus_funcs()
+_alert_cache: dict[tuple[str, str], Template] = {}
+
+
+def expand_alert_template(
+    text: str,
+    *,
+    name: str,
+    labels: Mapping[str, str],
+    value: Any,
+    external_labels: Mapping[str, str] | None = None,
+    external_url: str = "",
+    query: QueryFunc | None = None,
+    now: float | None = None,
+) -> str:
+    """Expand one alert label/annotation template as Prometheus's rule manager does
+    (``name`` is ``__alert_<rule name>``). Errors read like Prometheus's:
+    ``error executing template NAME: template: NAME:1:..``; the caller shows them as
+    ``<error expanding template: ...>``."""
+    key = (name, text)
+    parsed = _alert_cache.get(key)
+    if parsed is None:
+        try:
+            parsed = Template(name, _FUNC_NAMES, missingkey_zero=True).parse(
+                ALERT_TEMPLATE_DEFS + text
+            )
+        except TemplateError as exc:
+            raise TemplateError(f"error parsing template {name}: {exc}") from None
+        if len(_alert_cache) >= 4096:
+            _alert_cache.clear()
+        _alert_cache[key] = parsed
+    run = parsed.clone().funcs(prometheus_funcs(query, external_url, now=now))
+    data = AlertTemplateData(dict(labels), dict(external_labels or {}), external_url, value)
+    try:
+        return run.execute(data)
+    except TemplateError as exc:
+        raise TemplateError(f"error executing template {name}: {exc}") from None

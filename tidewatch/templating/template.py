@@ -14,6 +14,8 @@ from tidewatch.templating.nodes import Tree
 from tidewatch.templating.parser import Parser
 from tidewatch.templating.values import MISSING
 
+_TEXT_CACHE_SIZE = 1024
+
 
 class Template:
     """Parse with :meth:`parse` (repeatable: later texts add or replace ``{{define}}``s),
@@ -37,10 +39,13 @@ class Template:
         if funcs:
             self._funcs.update(funcs)
         self._trees: dict[str, Tree] = {}
+        # Texts run through execute_string, parsed once (cleared when definitions change).
+        self._text_cache: dict[str, Template] = {}
 
     def funcs(self, funcs: Mapping[str, Callable[..., Any]]) -> Template:
         """Add functions (before parsing texts that use them); returns self."""
         self._funcs.update(funcs)
+        self._text_cache.clear()
         return self
 
     def parse(self, text: str) -> Template:
@@ -51,6 +56,7 @@ class Template:
             # As Go: a body of only whitespace never replaces an existing definition.
             if old is None or not tree.root.is_empty():
                 self._trees[name] = tree
+        self._text_cache.clear()
         return self
 
     def lookup(self, name: str) -> bool:
@@ -73,6 +79,19 @@ class Template:
             )
         dot = MISSING if data is None else data
         return Executor(self, tree, dot).run(dot)
+
+    def execute_string(self, text: str, data: Any) -> str:
+        """Alertmanager's ``ExecuteTextString``: run ``text`` as a new unnamed template that
+        sees this one's definitions and functions; "" for empty text. Parses are cached."""
+        if text == "":
+            return ""
+        tmpl = self._text_cache.get(text)
+        if tmpl is None:
+            tmpl = self.new("").parse(text)
+            if len(self._text_cache) >= _TEXT_CACHE_SIZE:
+                self._text_cache.clear()
+            self._text_cache[text] = tmpl
+        return tmpl.execute(data)
 
     def clone(self) -> Template:
         """A copy sharing parsed trees; parsing into it leaves the original unchanged."""

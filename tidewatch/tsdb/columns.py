@@ -63,6 +63,7 @@ class Run:
     nframes: int
     frame_bytes: Callable[[int], bytes | memoryview]
     uid: int = 0
+    tier: int = 0  # head runs: how many times merged (see Head.runs_to_merge)
 
     def __post_init__(self) -> None:
         if not self.uid:
@@ -162,7 +163,13 @@ def encode_run_frames(
 
 
 def build_run(
-    ids: I64, ts: I64, vals: F64, frame_size: int, level: int = 1, presorted: bool = False
+    ids: I64,
+    ts: I64,
+    vals: F64,
+    frame_size: int,
+    level: int = 1,
+    presorted: bool = False,
+    tier: int = 0,
 ) -> Run:
     """A run from samples in any order (sorted and de-duplicated here unless ``presorted``)."""
     if not presorted:
@@ -176,4 +183,5 @@ def build_run(
         maxt=int(ts.max()) if len(ts) else -1,
         nframes=len(frames),
         frame_bytes=frames.__getitem__,
+        tier=tier,
     )

@@ -22,8 +22,8 @@ from tidewatch.matcher import Matcher
 from tidewatch.tsdb import compact
 from tidewatch.tsdb.appender import TSDBAppender
 from tidewatch.tsdb.block import Block, clean_leftovers, delete_block_dir, is_block_dir, write_block
-from tidewatch.tsdb.columns import sort_samples
-from tidewatch.tsdb.head import INT64_MAX, INT64_MIN, Batch, Head
+from tidewatch.tsdb.columns import build_run, sort_samples
+from tidewatch.tsdb.head import HEAD_FRAME, INT64_MAX, INT64_MIN, Batch, Head
 from tidewatch.tsdb.interface import AppendStats, Exemplar, MetricMetadata
 from tidewatch.tsdb.options import TSDBOptions
 from tidewatch.tsdb.querier import TSDBQuerier
@@ -262,6 +262,7 @@ class TSDB:
         while not self._stop.wait(interval):
             try:
                 self.wal.sync()
+                self.merge_head_runs()
                 if time.monotonic() >= next_maint:
                     self.maintain()
                     next_maint = time.monotonic() + MAINTAIN_INTERVAL_S
@@ -272,11 +273,32 @@ class TSDB:
         """One round: cut head blocks, compact, apply retention. ``now_ms`` is unused:
         retention counts from the newest data, as Prometheus does."""
         with self._maint_lock:
+            self.merge_head_runs()
             while self._cut_once():
                 pass
             while self._compact_once():
                 pass
             self._apply_retention()
+
+    def merge_head_runs(self) -> None:
+        """Merge small sealed head runs (decoding and encoding outside the head lock)."""
+        head = self.head
+        while True:
+            with head.lock:
+                group = head.runs_to_merge()
+            if not group:
+                return
+            parts = [r.decode_all() for r in group]
+            merged = build_run(
+                np.concatenate([p[0] for p in parts]),
+                np.concatenate([p[1] for p in parts]),
+                np.concatenate([p[2] for p in parts]),
+                HEAD_FRAME,
+                tier=group[0].tier + 1,
+            )
+            with head.lock:
+                if not head.replace_runs(group, merged):
+                    return
 
     def _cut_once(self) -> bool:
         head = self.head

@@ -32,6 +32,7 @@ MIN_BUFFER = 1 << 15
 MAX_BUFFER = 1 << 22
 MAX_EXEMPLARS_PER_SERIES = 16
 MAX_ERRORS_REPORTED = 8
+MERGE_FANIN = 4  # head runs of one tier and block range merged together
 
 
 @dataclass
@@ -260,6 +261,29 @@ class Head:
     # -- reading -------------------------------------------------------------------
     def select_refs(self, matchers: Sequence[Matcher]) -> I64:
         return self.postings.select(matchers)
+
+    def runs_to_merge(self) -> list[Run]:
+        """Small runs worth merging: each seal holds only ~16 samples per series, which
+        compresses poorly and costs index space, so merge MERGE_FANIN of a tier into one."""
+        groups: dict[tuple[int, int], list[Run]] = {}
+        for run in self.runs:
+            key = (run.mint // self.block_duration, run.tier)
+            group = groups.setdefault(key, [])
+            group.append(run)
+            if len(group) == MERGE_FANIN:
+                return group
+        return []
+
+    def replace_runs(self, old: list[Run], new: Run) -> bool:
+        """Swap merged runs for their merge, unless a head cut took them meanwhile."""
+        ids = {id(r) for r in old}
+        positions = [i for i, r in enumerate(self.runs) if id(r) in ids]
+        if len(positions) != len(old):
+            return False
+        kept = [r for r in self.runs if id(r) not in ids]
+        kept.insert(positions[0], new)
+        self.runs = kept
+        return True
 
     def num_chunks(self) -> int:
         return sum(len(r.ids) for r in self.runs) + (1 if self.buf_n else 0)

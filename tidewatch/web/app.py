@@ -7,6 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from tidewatch.web.api_metadata import MetadataAPI
 from tidewatch.web.api_query import QueryAPI
@@ -24,9 +25,7 @@ def _handler_label(request: web.Request) -> str:
     return resource.canonical if resource is not None else "other"
 
 
-def make_error_middleware(
-    services: Services,
-) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def make_error_middleware(services: Services) -> Middleware:
     @web.middleware
     async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         started = time.perf_counter()

@@ -8,7 +8,7 @@ import math
 from datetime import datetime
 
 from aiohttp import web
-from multidict import MultiDict, MultiDictProxy
+from multidict import MultiDict
 
 from tidewatch.duration import DurationError, parse_duration
 from tidewatch.web.responses import invalid_param
@@ -22,7 +22,7 @@ async def read_params(request: web.Request) -> MultiDict[str]:
     """Query-string and form parameters merged, as Go's ``r.Form`` does."""
     merged: MultiDict[str] = MultiDict(request.query)
     if request.method == "POST" and request.content_type == "application/x-www-form-urlencoded":
-        form: MultiDictProxy[str | bytes | web.FileField] = await request.post()
+        form = await request.post()
         for key, value in form.items():
             if isinstance(value, str):
                 merged.add(key, value)
