@@ -83,7 +83,8 @@ def fill(db: TSDB, series: list[Labels], steps: int, batch: int, timed: bool) ->
             for i in range(lo, min(lo + batch, len(series))):
                 refs[i] = app.append(refs[i], series[i], tl[i], vl[i])
             app.commit()
-        db.merge_head_runs()  # what the background thread does every second
+        db.seal_head()  # what the background thread does every second
+        db.merge_head_runs()
         cpu += time.process_time() - start
         if not timed and k % 240 == 0:
             db.maintain()
@@ -170,6 +171,7 @@ def fill_steps(db: TSDB, series: list[Labels], steps: int, batch: int) -> float:
             for i in range(lo, min(lo + batch, len(series))):
                 refs[i] = app.append(refs[i], series[i], tl[i], vl[i])
             app.commit()
+        db.seal_head()
         db.merge_head_runs()
         cpu += time.process_time() - start
     return cpu

@@ -188,6 +188,18 @@ BASE = "receivers: [{name: a}]\n"
 
 ERROR_CASES: list[tuple[str, int, str, str]] = [
     (
+        "route: {receiver: a}\nreceivers:\n- name: a\n  victorops_configs: [{routing_key: x}]\n",
+        3,
+        "receivers[0].victorops_configs[0]",
+        "no global VictorOps API Key set",
+    ),
+    (
+        "global: {victorops_api_key: k, victorops_api_key_file: f}\nroute: {receiver: a}\n" + BASE,
+        1,
+        "global.victorops_api_key_file",
+        "at most one of victorops_api_key & victorops_api_key_file",
+    ),
+    (
         "route: {receiver: a}\nreceivers:\n- name: a\n  webhook_configs: [{url: foo}]\n",
         4,
         "receivers[0].webhook_configs[0].url",
@@ -338,3 +350,20 @@ def test_load_file_resolves_templates_and_reports_missing(tmp_path: Path) -> Non
     with pytest.raises(ConfigError) as info:
         load_config_file(tmp_path / "missing.yml")
     assert "missing.yml" in str(info.value)
+
+
+def test_untyped_integrations_keep_secrets_hidden_at_any_depth() -> None:
+    cfg = load_config(
+        """
+route: {receiver: a}
+receivers:
+  - name: a
+    sns_configs:
+      - topic_arn: arn:aws:sns:us-east-2:123:topic
+        sigv4: {region: us-east-2, access_key: AK, secret_key: hunter2}
+    victorops_configs: [{routing_key: x, api_key: hunter3}]
+"""
+    )
+    assert cfg.receivers[0].other_configs["sns_configs"][0]["topic_arn"].startswith("arn:")
+    text = repr(cfg)
+    assert "hunter2" not in text and "hunter3" not in text

@@ -46,7 +46,9 @@ def test_range_matrix_json_and_stats(store: MemoryStorage) -> None:
     [series] = data["result"]
     assert series["metric"] == {"job": "api"}
     assert [t for t, _ in series["values"]] == [60, 90, 120]
-    assert all(isinstance(v, str) and float(v) == pytest.approx(2 / 15) for _, v in series["values"])
+    assert all(
+        isinstance(v, str) and float(v) == pytest.approx(2 / 15) for _, v in series["values"]
+    )
     assert set(data["stats"]["timings"]) >= {"evalTotalTime", "execTotalTime"}
     assert data["stats"]["samples"]["totalQueryableSamples"] > 0
 
@@ -107,7 +109,7 @@ def test_execution_errors(store: MemoryStorage) -> None:
     with pytest.raises(QueryError) as exc:
         Engine().instant_query(q, "http_requests_total + on(job) http_requests_total", 60_000)
     assert exc.value.error_type == "execution"
-    assert "found duplicate series for the match group {job=\"api\"}" in str(exc.value)
+    assert 'found duplicate series for the match group {job="api"}' in str(exc.value)
     with pytest.raises(QueryError) as exc:
         Engine().instant_query(q, 'label_replace(http_requests_total, "instance", "x", "", "")', 0)
     assert str(exc.value) == "vector cannot contain metrics with the same labelset"
@@ -162,3 +164,27 @@ def test_range_query_matches_instant_queries(store: MemoryStorage) -> None:
             inst = Engine().instant_query(q, expr, t).value.samples  # type: ignore[union-attr]
             match = [x.value for x in inst if x.labels == s.labels]
             assert match and np.isclose(match[0], v)
+
+
+def test_limit_ratio_complements(store: MemoryStorage) -> None:
+    q = store.querier()
+    e = Engine()
+    both = e.instant_query(
+        q, "limit_ratio(0.3, http_requests_total) or limit_ratio(-0.7, http_requests_total)", 60_000
+    )
+    assert len(both.value.samples) == 2  # type: ignore[union-attr]
+    none = e.instant_query(
+        q,
+        "limit_ratio(0.3, http_requests_total) and limit_ratio(-0.7, http_requests_total)",
+        60_000,
+    )
+    assert none.value.samples == []  # type: ignore[union-attr]
+
+
+def test_labels_hash_matches_xxhash64() -> None:
+    from tidewatch.promql.labelhash import xxh64
+
+    # Reference values of the xxHash64 specification.
+    assert xxh64(b"") == 0xEF46DB3751D8E999
+    assert xxh64(b"abc") == 0x44BC2CF5AD770999
+    assert xxh64(b"Nobody inspects the spammish repetition") == 0xFBCEA83C8A378BF1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 
@@ -34,7 +35,7 @@ def _ref_rate(ts, vals, start, end, range_s, counter, is_rate):  # type: ignore[
         return None
     result = vals[-1] - vals[0]
     if counter:
-        for a, b in zip(vals[:-1], vals[1:], strict=True):
+        for a, b in itertools.pairwise(vals):
             if b < a:
                 result += a
     to_start = (ts[0] - start) / 1000
@@ -119,6 +120,9 @@ def test_deriv_matches_polyfit() -> None:
 def test_kahan_sum_keeps_small_terms() -> None:
     vals = np.array([1e100, 1.0, -1e100, 1.0])
     got, _ = windows.sum_over_time(
-        np.arange(4, dtype=np.int64), vals, np.array([0], dtype=np.int64), np.array([4], dtype=np.int64)
+        np.arange(4, dtype=np.int64),
+        vals,
+        np.array([0], dtype=np.int64),
+        np.array([4], dtype=np.int64),
     )
     assert got[0] == 2.0

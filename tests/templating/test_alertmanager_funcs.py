@@ -110,6 +110,7 @@ def test_string_funcs() -> None:
     f = alertmanager_funcs()
     cases = {
         '{{ title "hELLO wORLD" }}': "Hello World",
+        '{{ title "o\'neil foo.bar x-y_z" }}': "O'neil Foo.bar X-Y_z",
         '{{ "  x y \\n" | trimSpace }}': "x y",
         '{{ stringSlice "a" "b" | join ", " }}': "a, b",
         '{{ urlUnescape "a%20b+c" }}': "a b c",
@@ -170,3 +171,15 @@ def test_list_append_dict() -> None:
     assert Template("t", f).parse(text).execute(None) == "[a 1 z] 2 map[j:x k:2]"
     with pytest.raises(TemplateError, match="dict requires an even number of arguments"):
         Template("t", f).parse('{{ dict "a" }}').execute(None)
+
+
+def test_autoescape_html_mode() -> None:
+    t = Template("mail", alertmanager_funcs(), autoescape=True)
+    t.parse(
+        '{{ define "row" }}<td>{{ . }}</td>{{ end }}'
+        '<p>{{ .a }}</p>{{ template "row" .b }}{{ .c | safeHtml }}{{ printf "%s+%d" "x" 1 }}'
+    )
+    out = t.execute({"a": "<b>R&D 'x'</b>", "b": 'q"', "c": "<i>ok</i>"})
+    assert out == "<p>&lt;b&gt;R&amp;D &#39;x&#39;&lt;/b&gt;</p><td>q&#34;</td><i>ok</i>x&#43;1"
+    # The same functions in a text template do not escape.
+    assert Template("t", alertmanager_funcs()).parse("{{ .a }}").execute({"a": "<b>"}) == "<b>"

@@ -171,3 +171,64 @@ def test_string_parameters_are_type_checked_like_go() -> None:
     assert t.execute({"n": "aa"}) == "bb"
     with pytest.raises(TemplateError, match="expected string; got float64"):
         t.execute({"n": 1.5})
+
+
+# Errors from Go's parse tests: the message must contain the given text.
+GO_PARSE_ERRORS = [
+    ("line1\n{{", "t:2: unclosed action"),
+    ("line1\n{{define `x`}}line2\n{{", "t:3: unclosed action"),
+    ('line1\n{{"x"\n"y"\n', "t:4: unclosed action started at t:2"),
+    ("{{\n\n\n\n\n", "t:6: unclosed action started at t:1"),
+    ("line1\n{{\nx\n}}", 't:3: function "x" not defined'),
+    ("{{/*}}", "t:1: unclosed comment"),
+    ("{{/*\nhello\n}}", "t:1: unclosed comment"),
+    ("{{.X (1 2 3}}", "unclosed left paren"),
+    ("{{.X 1 2 3 ) }}", "unexpected right paren"),
+    ("{{(.X 1 2 3", "unclosed action"),
+    ("{{`x`3}}", "in operand"),
+    ("{{a#}}", "'#'"),
+    ("{{'a}}", "unterminated character constant"),
+    ("{{0xi}}", "number syntax"),
+    ("{{range .X}}", "unexpected EOF"),
+    ("{{$x := 23}}{{with $x.y := 3}}{{$x 23}}{{end}}", 'unexpected ":="'),
+    ("{{$a,$b,$c := 23}}", "too many declarations"),
+    ("{{true.any}}", "unexpected . after term"),
+    ("{{12|false}}", "non executable command in pipeline"),
+    ("{{ ( ) }}", "missing value for parenthesized pipeline"),
+    ("{{ $v := `\n` }} {{", "t:2: unclosed action"),
+    ("{{range $k, $v}}{{end}}", "undefined variable"),
+    ("{{range $k,}}{{end}}", "missing value for range"),
+    ("{{range $k, 123 := .}}{{end}}", "range can only initialize variables"),
+    ("{{if .X}}a{{else if .Y}}b{{end}}{{end}}", "unexpected {{end}}"),
+    ("{{range .}}{{else}}{{break}}{{end}}", "{{break}} outside {{range}}"),
+    ("{{with $x := 4}}{{end}}{{$x}}", "undefined variable"),
+    ('{{block "foo"}}hello{{end}}', "missing value for block clause"),
+    ("{{1.E}}", "number syntax"),
+    ("{{..E}}", "unexpected . after term"),
+]
+
+
+@pytest.mark.parametrize(("text", "fragment"), GO_PARSE_ERRORS)
+def test_go_parse_error_cases(text: str, fragment: str) -> None:
+    with pytest.raises(TemplateError) as info:
+        Template("t").parse(text)
+    assert fragment in str(info.value)
+
+
+def test_go_parse_accepts() -> None:
+    t = Template("t")
+    assert t.parse("{{ $x \n := \n 1 \n }}{{$x}}").execute(None) == "1"
+    assert t.parse("{{$x:=.}}{{$x | printf}}").execute("y") == "y"
+    assert t.parse("{{range .SI}}{{.}}{{ continue }}{{end}}").execute({"SI": [1, 2]}) == "12"
+    assert t.parse("{{-\n/*\nhello\n*/\n-}}").execute(None) == ""
+
+
+def test_assignment_to_undeclared_variable_fails_when_run() -> None:
+    t = Template("t").parse("{{range $x = .}}{{end}}")
+    with pytest.raises(TemplateError, match="undefined variable: \\$x"):
+        t.execute([1])
+
+
+def test_deeply_nested_expression_is_an_error() -> None:
+    with pytest.raises(TemplateError, match="max expression depth exceeded"):
+        Template("t").parse("{{" + "(" * 3000 + "1" + ")" * 3000 + "}}")

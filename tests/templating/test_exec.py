@@ -228,8 +228,18 @@ CASES: list[tuple[str, str, Any, str]] = [
     ("index map missing int zero", '{{index .MSI "XXX"}}', "data", "0"),
     ("parens nested", "{{printf `%d %d %d` (1) (2 | add1) (add1 (add1 5))}}", None, "1 3 7"),
     ("dollar in parens", "{{($).I}}", "data", "17"),
-    ("var shadowing", "{{if $x := true}}{{with $x := .I}}{{$x}},{{end}}{{$x}}{{end}}", "data", "17,true"),
-    ("urlquery url", '{{"http://www.example.org/" | urlquery}}', None, "http%3A%2F%2Fwww.example.org%2F"),
+    (
+        "var shadowing",
+        "{{if $x := true}}{{with $x := .I}}{{$x}},{{end}}{{$x}}{{end}}",
+        "data",
+        "17,true",
+    ),
+    (
+        "urlquery url",
+        '{{"http://www.example.org/" | urlquery}}',
+        None,
+        "http%3A%2F%2Fwww.example.org%2F",
+    ),
     ("js apostrophe", "{{js .}}", "It'd be nice.", "It\\'d be nice."),
     ("range method pipe", "{{range .SI | .MAdd .I}}-{{.}}-{{end}}", "data", "-20--21--22-"),
     # templates
@@ -309,3 +319,27 @@ def test_deep_recursion_is_an_error_not_a_crash() -> None:
     t = Template("t").parse('{{define "r"}}{{template "r" .}}{{end}}{{template "r" .}}')
     with pytest.raises(TemplateError, match="exceeded maximum template depth"):
         t.execute(None)
+
+
+def test_custom_delimiters() -> None:
+    t = Template("t").delims("[[", "]]").parse("{{.}} [[- .a -]] [[/* c */]]!")
+    assert t.execute({"a": 1}) == "{{.}}1!"
+
+
+def test_execute_text_helper_defaults_to_missingkey_zero() -> None:
+    from tidewatch.templating import execute_text
+
+    assert (
+        execute_text("{{.a}}-{{.nope}}-{{ __line__ }}", {"a": "x"}, funcs={"__line__": lambda: "L"})
+        == "x--L"
+    )
+
+
+def test_property_errors_are_reported() -> None:
+    class P:
+        @property
+        def Bad(self) -> str:
+            raise RuntimeError("nope")
+
+    with pytest.raises(TemplateError, match="error calling Bad: nope"):
+        Template("t").parse("{{.Bad}}").execute(P())

@@ -3,6 +3,8 @@
 import itertools
 from pathlib import Path
 
+import pytest
+
 from tests.tsdb.helpers import HOUR, T0, as_dict, fill, lbl, open_db, same_series, select_all
 from tidewatch.labels import from_dict
 from tidewatch.tsdb.interface import Exemplar, MetricMetadata
@@ -142,4 +144,51 @@ def test_retention_by_size(tmp_path: Path) -> None:
     db.maintain()
     assert [b.ulid for b in db.blocks] == [newest.ulid]
     assert db.blocks_bytes() + db.wal.size_bytes() <= limit
+    db.close()
+
+
+def test_head_runs_merge_without_changing_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tidewatch.tsdb.head as head_mod
+
+    monkeypatch.setattr(head_mod, "MIN_BUFFER", 64)  # seal every few scrapes
+    db = open_db(tmp_path)
+    fill(db, SERIES, T0, 400)
+    runs_before = len(db.head.runs)
+    before = select_all(db, "m")
+    db.merge_head_runs()
+    assert len(db.head.runs) < runs_before
+    assert max(r.tier for r in db.head.runs) >= 2
+    assert same_series(select_all(db, "m"), before)
+    db.close()
+
+
+def test_data_dir_is_locked_while_open(tmp_path: Path) -> None:
+    from tidewatch.tsdb.db import DataDirLockedError
+
+    db = open_db(tmp_path)
+    with pytest.raises(DataDirLockedError):
+        open_db(tmp_path)
+    db.close()
+    open_db(tmp_path).close()
+
+
+def test_background_thread_fsyncs_and_seals(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    import tidewatch.tsdb.head as head_mod
+
+    monkeypatch.setattr(head_mod, "MIN_BUFFER", 64)
+    db = open_db(tmp_path, wal_sync_interval_ms=10)
+    db.start_background()
+    fill(db, SERIES, T0, 20)  # 400 samples: several full buffers
+    deadline = time.monotonic() + 10
+    while (db.wal.fsync_count == 0 or db.head.frozen) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert db.wal.fsync_count > 0
+    assert not db.head.frozen and db.head.runs
+    assert sum(len(s.ts) for s in select_all(db, "m")) == 400
     db.close()

@@ -16,6 +16,7 @@ import numpy as np
 from tidewatch.labels import METRIC_NAME, Labels
 from tidewatch.promql.ast import AggregateExpr
 from tidewatch.promql.errors import QueryError, go_format_f, go_g
+from tidewatch.promql.labelhash import labels_hash
 from tidewatch.promql.values import F64, Bools, ScalarSteps, StringSteps, VectorSteps
 from tidewatch.promql.windows import kahan_inc, kahan_rows, quantile_rows
 
@@ -202,7 +203,7 @@ def _select_k(ev: Evaluator, node: AggregateExpr, vec: VectorSteps, param: F64) 
     op = node.op
     n = ev.n
     if op == "limit_ratio":
-        raise QueryError("execution", "limit_ratio is not supported")
+        return _limit_ratio(ev, node, vec, param)
     if len(param) and float(np.nanmax(param) if not np.isnan(param).all() else np.nan) < 1:
         return VectorSteps.empty(n)
     if np.isnan(param).any():
@@ -242,6 +243,34 @@ def _select_k(ev: Evaluator, node: AggregateExpr, vec: VectorSteps, param: F64) 
     out = vec.take(rows)
     out.present = selected[rows]
     return out
+
+
+def _limit_ratio(ev: Evaluator, node: AggregateExpr, vec: VectorSteps, param: F64) -> VectorSteps:
+    """Keeps a series when its label hash, scaled to [0, 1], falls inside the ratio
+    (or, for a negative ratio, inside its complement) — the same series as Prometheus."""
+    n = ev.n
+    if not np.isnan(param).any() and not param.any():
+        return VectorSteps.empty(n)
+    if np.isnan(param).any():
+        raise QueryError("execution", "Ratio value is NaN")
+    assert node.param is not None
+    pos = node.param.pos[0]
+    hi, lo = float(param.max()), float(param.min())
+    if hi > 1.0:
+        ev.annotations.warn(
+            f"ratio value should be between -1 and 1, got {go_g(hi)}, capping to 1", pos
+        )
+    if lo < -1.0:
+        ev.annotations.warn(
+            f"ratio value should be between -1 and 1, got {go_g(lo)}, capping to -1", pos
+        )
+    if not vec.labels:
+        return VectorSteps.empty(n)
+    r = np.clip(param, -1.0, 1.0)[None, :]
+    offsets = np.array([labels_hash(lbls) / float(2**64 - 1) for lbls in vec.labels])[:, None]
+    keep = ((r >= 0) & (offsets < r)) | ((r < 0) & (offsets >= 1.0 + r))
+    out = VectorSteps(vec.labels, vec.values, vec.present & keep, vec.drop_name)
+    return out.compact()
 
 
 def _count_values(

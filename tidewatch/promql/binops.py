@@ -173,7 +173,8 @@ def vector_vector(
     n = lhs.n_steps
     if m.card is Cardinality.MANY_TO_MANY:
         raise QueryError("internal", "many-to-many only allowed for set operators")
-    if not lhs.labels or not rhs.labels:
+    has_fill = m.fill_lhs is not None or m.fill_rhs is not None
+    if (not lhs.labels and not rhs.labels) or ((not lhs.labels or not rhs.labels) and not has_fill):
         return VectorSteps.empty(n)
     swapped = m.card is Cardinality.ONE_TO_MANY
     many, one = (rhs, lhs) if swapped else (lhs, rhs)
@@ -212,20 +213,12 @@ def vector_vector(
                 "(group_left/group_right)",
             )
     safe = np.maximum(r_idx, 0)
-    one_vals = one.values[safe, np.arange(n)[None, :]] if len(one.labels) else safe * 0.0
-    a, b = (one_vals, many.values) if swapped else (many.values, one_vals)
-    if op in COMPARISON:
-        keep = compare(op, a, b)
-        if return_bool:
-            values = keep.astype(np.float64)
-            present = matched
-        else:
-            values = a
-            present = matched & keep
+    if len(one.labels):
+        one_vals = one.values[safe, np.arange(n)[None, :]]
     else:
-        values = arith(op, a, b)
-        present = matched
-    # Build result rows: one per (many row, one row) pair actually matched.
+        one_vals = np.zeros_like(many.values)
+    values, present = _apply(op, many.values, one_vals, matched, swapped, return_bool)
+    # Result rows: one per (many row, one row) pair actually matched.
     out_labels: list[Labels] = []
     out_v: list[np.ndarray] = []
     out_p: list[np.ndarray] = []
@@ -245,9 +238,49 @@ def vector_vector(
             out_v.append(values[i])
             out_p.append(present[i] & sel)
             out_m.append(sel)
+    if m.fill_rhs is not None:
+        # Many-side samples without a partner meet the fill value.
+        for i in range(len(many.labels)):
+            miss = many.present[i] & (r_idx[i] < 0)
+            if not miss.any():
+                continue
+            fill = np.full(n, m.fill_rhs)
+            v, p = _apply(op, many.values[i], fill, miss, swapped, return_bool)
+            sig = signature(many.labels[i], m.on, names)
+            out_labels.append(_result_labels(many.labels[i], sig, op, m, names))
+            out_v.append(v)
+            out_p.append(p)
+            out_m.append(miss)
+    if m.fill_lhs is not None:
+        # One-side samples no many-side sample matched stand in for a filled many side.
+        used = _sig_presence(many_id, matched, n_sigs) > 0
+        for r in range(len(one.labels)):
+            miss = one.present[r] & ~used[one_id[r]]
+            if not miss.any():
+                continue
+            fill = np.full(n, m.fill_lhs)
+            v, p = _apply(op, fill, one.values[r], miss, swapped, return_bool)
+            sig = signature(one.labels[r], m.on, names)
+            out_labels.append(_result_labels(sig, one.labels[r], op, m, names))
+            out_v.append(v)
+            out_p.append(p)
+            out_m.append(miss)
     if not out_labels:
         return VectorSteps.empty(n)
     return _merge_rows(out_labels, out_v, out_p, out_m, return_bool, m.card)
+
+
+def _apply(
+    op: str, many_v: F64, one_v: F64, matched: Bools, swapped: bool, return_bool: bool
+) -> tuple[F64, Bools]:
+    """Operator result and presence; operands go back to their written order."""
+    a, b = (one_v, many_v) if swapped else (many_v, one_v)
+    if op in COMPARISON:
+        keep = compare(op, a, b)
+        if return_bool:
+            return keep.astype(np.float64), matched
+        return np.asarray(a, dtype=np.float64), matched & keep
+    return arith(op, a, b), matched
 
 
 def _merge_rows(

@@ -18,7 +18,7 @@ import numpy as np
 
 from tidewatch.labels import METRIC_NAME, Labels
 from tidewatch.matcher import Matcher
-from tidewatch.promql import aggregations, binops, functions
+from tidewatch.promql import aggregations, binops, functions, windows
 from tidewatch.promql.ast import (
     AggregateExpr,
     BinaryExpr,
@@ -269,6 +269,8 @@ class Evaluator:
         n = len(times)
         if n == 0:
             return VectorSteps.empty(0), None
+        if vs.smoothed:
+            return self._select_smoothed(vs, times), None
         mint = int(times.min()) - self.lookback_ms + 1
         maxt = int(times.max())
         series = self.querier.select(self._matchers(vs), mint, maxt)
@@ -305,10 +307,30 @@ class Evaluator:
         )
         return vec, (np.vstack(rows_t) if with_ts else None)
 
+    def _select_smoothed(self, vs: VectorSelector, times: I64) -> VectorSteps:
+        lb = self.lookback_ms
+        series = self.querier.select(
+            self._matchers(vs), int(times.min()) - lb + 1, int(times.max()) + lb
+        )
+        labels: list[Labels] = []
+        rows_v: list[np.ndarray] = []
+        rows_p: list[np.ndarray] = []
+        for s in series:
+            keep = ~stale_mask(s.values)
+            vals, ok = windows.smoothed_values(s.ts[keep], s.values[keep], times, lb)
+            if ok.any():
+                labels.append(s.labels)
+                rows_v.append(vals)
+                rows_p.append(ok)
+        self.account(sum(int(p.sum()) for p in rows_p))
+        if not labels:
+            return VectorSteps.empty(len(times))
+        return VectorSteps(
+            labels, np.vstack(rows_v), np.vstack(rows_p), np.zeros(len(labels), dtype=bool)
+        )
+
     def select_range(self, ms: MatrixSelector) -> RangeSteps:
         vs = ms.vs
-        if vs.anchored or vs.smoothed:
-            raise QueryError("execution", "anchored and smoothed range selectors are not supported")
         range_ms = self.duration(ms.range_expr, ms.range_ms)
         times = self.eval_times(
             vs.at_ms, vs.at_modifier, self.duration(vs.offset_expr, vs.offset_ms, negative=True)
@@ -319,8 +341,11 @@ class Evaluator:
         starts = times - np.int64(range_ms)
         if len(times) == 0:
             return RangeSteps([], starts, times, range_ms)
-        mint = int(starts.min()) + 1
-        maxt = int(times.max())
+        extended = vs.anchored or vs.smoothed
+        win_start = starts - self.lookback_ms if extended else starts
+        win_end = times + self.lookback_ms if vs.smoothed else times
+        mint = int(win_start.min()) + 1
+        maxt = int(win_end.max())
         out: list[RangeSeries] = []
         loaded = 0
         for k, s in enumerate(self.querier.select(self._matchers(vs), mint, maxt)):
@@ -333,14 +358,14 @@ class Evaluator:
                 ts, vals = ts[keep], vals[keep]
             if len(ts) == 0:
                 continue
-            lo = np.searchsorted(ts, starts, side="right").astype(np.int64)
-            hi = np.searchsorted(ts, times, side="right").astype(np.int64)
+            lo = np.searchsorted(ts, win_start, side="right").astype(np.int64)
+            hi = np.searchsorted(ts, win_end, side="right").astype(np.int64)
             if not (hi > lo).any():
                 continue
             loaded += int((hi - lo).max())
             out.append(RangeSeries(s.labels, ts, vals, lo, hi))
         self.account(loaded)
-        return RangeSteps(out, starts, times, range_ms)
+        return RangeSteps(out, starts, times, range_ms, vs.anchored, vs.smoothed)
 
     def subquery(self, sq: SubqueryExpr) -> RangeSteps:
         range_ms = self.duration(sq.range_expr, sq.range_ms)
@@ -514,6 +539,8 @@ class Engine:
             raise
         except RecursionError:
             raise QueryError("execution", "query too deeply nested") from None
+        except Exception as exc:  # a bug must not take the server down: report it
+            raise QueryError("internal", f"unexpected error: {type(exc).__name__}: {exc}") from exc
         stats.inner_eval_time = time.monotonic() - t1
         t2 = time.monotonic()
         value = _to_result(raw, steps, is_instant)
@@ -546,6 +573,19 @@ def _to_result(raw: StepValue, steps: I64, is_instant: bool) -> ResultValue:
             if hi <= lo:
                 continue
             lbls = _drop_metadata(s.labels) if s.drop_name else s.labels
+            if raw.anchored or raw.smoothed:
+                ts, vals = windows.extend_window(
+                    s.ts,
+                    s.values,
+                    lo,
+                    hi,
+                    int(raw.range_start[0]),
+                    int(raw.range_end[0]),
+                    raw.smoothed,
+                )
+                if len(ts):
+                    out.append(MatrixSeries(lbls, ts, vals))
+                continue
             out.append(MatrixSeries(lbls, s.ts[lo:hi].copy(), s.values[lo:hi].copy()))
         _check_unique([s.labels for s in out])
         return Matrix(out)

@@ -62,6 +62,8 @@ _MATH: dict[str, Callable[[F64], F64]] = {
 }
 
 _RATE_LIKE = {"rate", "increase", "delta"}
+_ANCHORED_SAFE = {"resets", "changes", "rate", "increase", "delta"}
+_SMOOTHED_SAFE = {"rate", "increase", "delta"}
 _DATE_FUNCS = {
     "minute",
     "hour",
@@ -464,6 +466,18 @@ def _range_function(ev: Evaluator, node: Call, idx: int) -> VectorSteps:
         for i, a in enumerate(args)
     ]
     rng = ev.eval_range(args[idx])
+    if rng.anchored and name not in _ANCHORED_SAFE:
+        raise QueryError(
+            "execution",
+            f"anchored modifier can only be used with: {', '.join(sorted(_ANCHORED_SAFE))} "
+            f"- not with {name}",
+        )
+    if rng.smoothed and name not in _SMOOTHED_SAFE:
+        raise QueryError(
+            "execution",
+            f"smoothed modifier can only be used with: {', '.join(sorted(_SMOOTHED_SAFE))} "
+            f"- not with {name}",
+        )
     if name == "absent_over_time":
         any_data = np.zeros(n, dtype=bool)
         for s in rng.series:
@@ -531,6 +545,8 @@ def _kernel(
     """The kernel for ``node`` over ``reps`` concatenated series: per-step
     parameters are tiled to one entry per window."""
     name = node.func.name
+    if rng.anchored or rng.smoothed:
+        return _extended_kernel(name, rng, reps)
     if name in windows.SIMPLE_KERNELS:
         return windows.SIMPLE_KERNELS[name]
     if name in _RATE_LIKE:
@@ -575,6 +591,26 @@ def _kernel(
             )
         return lambda ts, v, lo, hi: windows.double_exponential_smoothing(ts, v, lo, hi, sf, tf)
     raise QueryError("execution", f"function {name} is not supported")
+
+
+def _extended_kernel(name: str, rng: RangeSteps, reps: int) -> Kernel:
+    starts = np.tile(rng.range_start, reps)
+    ends = np.tile(rng.range_end, reps)
+    if name == "changes":
+        return lambda ts, v, lo, hi: windows.anchored_changes(ts, v, lo, hi, starts)
+    if name == "resets":
+        return lambda ts, v, lo, hi: windows.anchored_resets(ts, v, lo, hi, starts)
+    is_counter = name != "delta"
+    is_rate = name == "rate"
+    range_s = rng.range_ms / 1000.0
+    smoothed = rng.smoothed
+
+    def rate(ts: np.ndarray, v: F64, lo: np.ndarray, hi: np.ndarray) -> windows.KernelResult:
+        return windows.extended_rate(
+            ts, v, lo, hi, starts, ends, range_s, smoothed, is_counter, is_rate
+        )
+
+    return rate
 
 
 def _check_quantile(ev: Evaluator, q: F64, pos: int) -> None:
@@ -670,7 +706,9 @@ def _histogram_quantiles(ev: Evaluator, node: Call) -> VectorSteps:
                 rows_p.append(steps)
     if not labels:
         return VectorSteps.empty(ev.n)
-    out = VectorSteps(labels, np.vstack(rows_v), np.vstack(rows_p), np.ones(len(labels), dtype=bool))
+    out = VectorSteps(
+        labels, np.vstack(rows_v), np.vstack(rows_p), np.ones(len(labels), dtype=bool)
+    )
     return _dedupe(out)
 
 

@@ -11,6 +11,7 @@ import math
 from decimal import Decimal
 from typing import Any
 
+from tidewatch.duration import format_duration
 from tidewatch.matcher import Matcher
 from tidewatch.promql.ast import (
     AggregateExpr,
@@ -36,31 +37,9 @@ __all__ = ["MAX_LINE_WIDTH", "ast_to_json", "format_duration_ms", "format_expr",
 MAX_LINE_WIDTH = 100
 _INDENT = "  "
 
-_UNITS = (
-    ("y", 365 * 24 * 3600 * 1000, True),
-    ("w", 7 * 24 * 3600 * 1000, True),
-    ("d", 24 * 3600 * 1000, False),
-    ("h", 3600 * 1000, False),
-    ("m", 60 * 1000, False),
-    ("s", 1000, False),
-    ("ms", 1, False),
-)
-
-
 def format_duration_ms(ms: int) -> str:
-    """Prometheus's ``model.Duration.String``: years and weeks only when exact
-    (``90d``, not ``12w6d``)."""
-    if ms == 0:
-        return "0s"
-    out = []
-    for unit, size, exact in _UNITS:
-        if exact and ms % size != 0:
-            continue
-        count = ms // size
-        if count > 0:
-            out.append(f"{count}{unit}")
-            ms -= count * size
-    return "".join(out)
+    """Prometheus's ``model.Duration.String`` (the project's one duration printer)."""
+    return format_duration(ms)
 
 
 def format_float(value: float) -> str:

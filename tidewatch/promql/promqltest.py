@@ -92,6 +92,7 @@ SUPPORTED_EXPERIMENTAL = {
     "min_of",
     "max_of",
     "limitk",
+    "limit_ratio",
     "start",
     "end",
     "range",
@@ -415,14 +416,8 @@ def _experimental_reason(expr: Expr) -> str | None:
         elif isinstance(node, DurationExpr) and not SUPPORTED_DURATION_EXPRESSIONS:
             return "experimental duration expressions"
         elif isinstance(node, VectorSelector):
-            if node.anchored or node.smoothed:
-                return "experimental anchored/smoothed selectors"
-        elif isinstance(node, BinaryExpr):
-            if node.op in ("</", ">/"):
-                return "native histograms"
-            m = node.matching
-            if m is not None and (m.fill_lhs is not None or m.fill_rhs is not None):
-                return "experimental fill modifiers"
+        elif isinstance(node, BinaryExpr) and node.op in ("</", ">/"):
+            return "native histograms"
     return None
 
 

@@ -145,6 +145,10 @@ class RangeSteps:
     range_start: I64
     range_end: I64
     range_ms: int
+    # Experimental extended selectors: windows then also hold the samples up to a
+    # lookback delta before the range (and, for smoothed, after it).
+    anchored: bool = False
+    smoothed: bool = False
 
 
 StepValue = ScalarSteps | StringSteps | VectorSteps | RangeSteps

@@ -563,3 +563,167 @@ SIMPLE_KERNELS: dict[str, Callable[[I64, F64, I64, I64], KernelResult]] = {
 
 # Functions whose output keeps the metric name.
 KEEPS_NAME = {"last_over_time", "first_over_time"}
+
+
+# ------------------------------------------------------------ anchored / smoothed
+#
+# These experimental selectors widen each window by the lookback delta (before the
+# range for both, after it for ``smoothed``) so the value at the range boundaries
+# can be taken from the sample just outside (anchored) or interpolated (smoothed).
+
+
+def _interp(ts: I64, v: F64, i1: I64, i2: I64, t: I64, is_counter: bool) -> F64:
+    y1 = v[i1]
+    y2 = v[i2]
+    if is_counter:
+        y1 = np.where(y2 < y1, 0.0, y1)
+    with np.errstate(all="ignore"):
+        return y1 + (y2 - y1) * (t - ts[i1]) / (ts[i2] - ts[i1])
+
+
+def _boundaries(
+    ts: I64, lo: I64, hi: I64, range_start: I64, range_end: I64, smoothed: bool
+) -> tuple[I64, I64, Bools]:
+    """First and last sample index used by Prometheus's extended rate, and validity."""
+    last = hi - 1
+    k = np.clip(np.searchsorted(ts, range_start, side="right"), lo, last)
+    first = np.maximum(lo, k - 1)
+    if smoothed:
+        last = np.clip(np.searchsorted(ts, range_end, side="left"), lo, last)
+    valid = ts[last] > range_start
+    if smoothed:
+        valid &= ts[first] <= range_end
+    return first, last, valid
+
+
+def extended_rate(
+    ts: I64,
+    v: F64,
+    lo: I64,
+    hi: I64,
+    range_start: I64,
+    range_end: I64,
+    range_s: float,
+    smoothed: bool,
+    is_counter: bool,
+    is_rate: bool,
+) -> KernelResult:
+    """rate/increase/delta over anchored or smoothed windows: the difference of the
+    boundary values, corrected for counter resets, without extrapolation."""
+    out = _nan(len(lo))
+    ok = hi > lo
+    if not ok.any():
+        return out, ok
+    idx = np.flatnonzero(ok)
+    lo_, hi_ = lo[idx], hi[idx]
+    rs, re_ = range_start[idx], range_end[idx]
+    first, last, valid = _boundaries(ts, lo_, hi_, rs, re_, smoothed)
+    top = len(v) - 1
+    left = v[first].astype(np.float64)
+    right = v[last].astype(np.float64)
+    if smoothed:
+        need_l = ts[first] < rs
+        left = np.where(need_l, _interp(ts, v, first, np.minimum(first + 1, top), rs, is_counter), left)
+        need_r = (last > lo_) & (ts[last] > re_)
+        right = np.where(need_r, _interp(ts, v, np.maximum(last - 1, 0), last, re_, is_counter), right)
+    with np.errstate(all="ignore"):
+        result = right - left
+        if is_counter:
+            fi = np.where(ts[first] <= rs, first + 1, first)
+            li = np.where(ts[last] >= re_, last - 1, last)
+            has = fi <= li
+            fi_c = np.clip(fi, 0, top)
+            li_c = np.clip(li, 0, top)
+            corr = np.where(has & (v[fi_c] < left), left, 0.0)
+            if len(v) >= 2:
+                adds = np.where(v[1:] < v[:-1], v[:-1], 0.0)
+                cum = np.concatenate([[0.0], np.cumsum(adds)])
+                corr = corr + np.where(has, cum[li_c] - cum[fi_c], 0.0)
+            prev = np.where(has, v[li_c], left)
+            corr = corr + np.where(right < prev, prev, 0.0)
+            result = result + corr
+        if is_rate:
+            result = result / range_s
+    out[idx] = result
+    full = ok.copy()
+    full[idx] = valid
+    out[~full] = np.nan
+    return out, full
+
+
+def _anchor_start(ts: I64, lo: I64, hi: I64, range_start: I64) -> tuple[I64, Bools]:
+    """Index of the anchor (last sample at or before the range start, else the first),
+    and whether any sample lies after the range start."""
+    k = np.searchsorted(ts, range_start, side="right")
+    k = np.clip(k, lo, hi)
+    found = k < hi
+    start = np.where(k > lo, k - 1, lo)
+    return start.astype(np.int64), found
+
+
+def anchored_changes(ts: I64, v: F64, lo: I64, hi: I64, range_start: I64) -> KernelResult:
+    start, found = _anchor_start(ts, lo, hi, range_start)
+    counts, _ = changes(ts, v, start, hi)
+    return counts, found & (hi > lo)
+
+
+def anchored_resets(ts: I64, v: F64, lo: I64, hi: I64, range_start: I64) -> KernelResult:
+    start, found = _anchor_start(ts, lo, hi, range_start)
+    counts, _ = resets(ts, v, start, hi)
+    return counts, found & (hi > lo)
+
+
+def extend_window(
+    ts: I64, v: F64, lo: int, hi: int, mint: int, maxt: int, smoothed: bool
+) -> tuple[I64, F64]:
+    """An anchored/smoothed range vector as returned by a query: boundary points at
+    ``mint`` and ``maxt`` plus the samples strictly inside."""
+    if hi <= lo:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    lo_a = np.array([lo], dtype=np.int64)
+    hi_a = np.array([hi], dtype=np.int64)
+    first, last, _ = _boundaries(
+        ts, lo_a, hi_a, np.array([mint]), np.array([maxt]), smoothed
+    )
+    f, la = int(first[0]), int(last[0])
+    if ts[la] <= mint:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    left = float(v[f])
+    right = float(v[la])
+    if smoothed and ts[f] < mint:
+        left = float(_interp(ts, v, first, first + 1, np.array([mint]), False)[0])
+    if smoothed and la > lo and ts[la] > maxt:
+        right = float(_interp(ts, v, last - 1, last, np.array([maxt]), False)[0])
+    if ts[f] <= mint:
+        f += 1
+    if ts[la] >= maxt:
+        la -= 1
+    inner_t = ts[f : la + 1] if la >= f else np.zeros(0, dtype=np.int64)
+    inner_v = v[f : la + 1] if la >= f else np.zeros(0)
+    return (
+        np.concatenate([[mint], inner_t, [maxt]]).astype(np.int64),
+        np.concatenate([[left], inner_v, [right]]),
+    )
+
+
+def smoothed_values(ts: I64, v: F64, times: I64, lookback_ms: int) -> KernelResult:
+    """A ``smoothed`` instant selector: the sample at each time, else the value
+    interpolated between its neighbours within the lookback delta, else the last
+    value before it."""
+    n = len(times)
+    out = _nan(n)
+    if len(ts) == 0:
+        return out, np.zeros(n, dtype=bool)
+    i = np.searchsorted(ts, times, side="left")
+    top = len(ts) - 1
+    has_next = (i <= top) & (ts[np.minimum(i, top)] <= times + lookback_ms)
+    prev_i = np.maximum(i - 1, 0)
+    has_prev = (i > 0) & (ts[prev_i] > times - lookback_ms)
+    nxt = np.minimum(i, top)
+    exact = has_next & (ts[nxt] == times)
+    both = has_prev & has_next & ~exact
+    only_prev = has_prev & ~has_next
+    out = np.where(exact, v[nxt], out)
+    out = np.where(both, _interp(ts, v, prev_i, nxt, times, False), out)
+    out = np.where(only_prev, v[prev_i], out)
+    return out, exact | both | only_prev

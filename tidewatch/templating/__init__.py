@@ -1,7 +1,15 @@
 """Go ``text/template`` for Python values, with Prometheus's and Alertmanager's function sets.
 
 Used for alert labels and annotations, notification templates and LogQL
-``line_format`` / ``label_format``.
+``line_format`` / ``label_format``::
+
+    t = Template("name", prometheus_funcs(), missingkey_zero=True).parse(text)
+    t.execute(data)              # or t.execute(data, "a {{define}}d name")
+
+Parse once and execute many times: a parse costs tens of microseconds more than a run.
+Data is plain Python: dicts (``.key``; ``range`` sorts keys), lists, objects (attributes,
+and methods called with the template's arguments), ``None`` as nil. Values print as Go
+prints them (``render_go_value``). Errors raise :class:`TemplateError` with Go's text.
 """
 
 from tidewatch.templating.alertmanager import KV as KV
@@ -16,7 +24,7 @@ from tidewatch.templating.prometheus import (
     prometheus_funcs,
 )
 from tidewatch.templating.template import Template, execute_text
-from tidewatch.templating.values import MISSING, is_true
+from tidewatch.templating.values import MISSING, SafeHTML, is_true
 
 __all__ = [
     "KV",
@@ -28,6 +36,7 @@ __all__ = [
     "GoDuration",
     "Pair",
     "Pairs",
+    "SafeHTML",
     "Sample",
     "Template",
     "TemplateError",

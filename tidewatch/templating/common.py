@@ -14,6 +14,7 @@ import re2
 
 from tidewatch.templating.gofmt import go_type_name, sprintf
 from tidewatch.templating.gotime import GoDuration
+from tidewatch.templating.values import SafeHTML
 
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False  # errors are reported to the template's caller instead
@@ -131,18 +132,25 @@ def _str(v: Any) -> str:
     return v
 
 
+# Unicode word breaking (UAX #29, as x/text/cases uses) keeps a word together across
+# these when a letter or digit follows: "o'neil", "foo.bar", "a:b".
+_MID_WORD = frozenset(".:'\u2019\u00b7")
+
+
 def _title(text: str, lower_rest: bool) -> str:
     out: list[str] = []
     in_word = False
-    for ch in text:
-        if ch.isalnum() or ch in "_'":
-            if not in_word:
-                out.append(ch.upper() if ch != "'" else ch)
-                in_word = ch != "'"
-            else:
+    n = len(text)
+    for i, ch in enumerate(text):
+        if ch.isalnum() or ch == "_":
+            if in_word:
                 out.append(ch.lower() if lower_rest else ch)
-        else:
-            out.append(ch)
+            else:
+                out.append(ch.upper())
+                in_word = True
+            continue
+        out.append(ch)
+        if not (in_word and ch in _MID_WORD and i + 1 < n and text[i + 1].isalnum()):
             in_word = False
     return "".join(out)
 
@@ -236,9 +244,9 @@ def trim_space(s: str) -> str:
     return s.strip()
 
 
-def safe_text(text: str) -> str:
-    """``safeHtml``/``safeUrl``: in text templates the value passes through unchanged."""
-    return text
+def safe_text(text: str) -> SafeHTML:
+    """``safeHtml``/``safeUrl``: unchanged text that HTML-escaping templates leave alone."""
+    return SafeHTML(text)
 
 
 def to_json_value(v: Any) -> Any:

@@ -8,10 +8,10 @@ import types
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from tidewatch.templating import gotime
 from tidewatch.templating.builtins import go_and, go_or, map_zero
 from tidewatch.templating.errors import TemplateError
 from tidewatch.templating.gofmt import go_type_name, render_go_value
+from tidewatch.templating.gotime import TIME_METHODS
 from tidewatch.templating.lexer import go_quote
 from tidewatch.templating.nodes import (
     ActionNode,
@@ -37,7 +37,7 @@ from tidewatch.templating.nodes import (
     VariableNode,
     WithNode,
 )
-from tidewatch.templating.values import MISSING, is_true
+from tidewatch.templating.values import MISSING, SafeHTML, html_text_escape, is_true
 
 if TYPE_CHECKING:
     from tidewatch.templating.template import Template
@@ -79,37 +79,6 @@ def _is_method(tp: type, name: str) -> bool:
                     break
         _method_cache[key] = found
     return found
-
-
-# Methods of Go's time.Time that templates commonly call on datetimes.
-def _unix(t: dt.datetime) -> int:
-    return int(gotime._ensure_aware(t).timestamp() // 1)
-
-
-_TIME_METHODS: dict[str, Callable[..., Any]] = {
-    "Format": lambda t, layout: gotime.go_time_format(t, layout),
-    "String": lambda t: gotime.go_time_string(t),
-    "Unix": _unix,
-    "UnixMilli": lambda t: _unix(t) * 1000 + t.microsecond // 1000,
-    "UnixNano": lambda t: _unix(t) * 1_000_000_000 + t.microsecond * 1000,
-    "UTC": lambda t: gotime._ensure_aware(t).astimezone(dt.UTC),
-    "Local": lambda t: gotime._ensure_aware(t).astimezone(),
-    "Year": lambda t: t.year,
-    "Day": lambda t: t.day,
-    "Hour": lambda t: t.hour,
-    "Minute": lambda t: t.minute,
-    "Second": lambda t: t.second,
-    "Month": lambda t: gotime._MONTHS[t.month - 1],
-    "Weekday": lambda t: gotime._DAYS[t.weekday()],
-    "IsZero": lambda t: t.year == 1 and t.month == 1 and t.day == 1 and t.hour == 0,
-    "Before": lambda t, u: gotime._ensure_aware(t) < gotime._ensure_aware(u),
-    "After": lambda t, u: gotime._ensure_aware(t) > gotime._ensure_aware(u),
-    "Equal": lambda t, u: gotime._ensure_aware(t) == gotime._ensure_aware(u),
-    "Sub": lambda t, u: gotime.GoDuration(
-        (gotime._ensure_aware(t) - gotime._ensure_aware(u)) // dt.timedelta(microseconds=1) * 1000
-    ),
-    "Add": lambda t, d: t + dt.timedelta(microseconds=d.ns // 1000),
-}
 
 
 class CallShape(NamedTuple):
@@ -179,12 +148,23 @@ def print_value(v: Any) -> str:
 
 
 class Executor:
-    __slots__ = ("depth", "funcs", "missingkey_zero", "node", "out", "tmpl", "tree", "vars")
+    __slots__ = (
+        "autoescape",
+        "depth",
+        "funcs",
+        "missingkey_zero",
+        "node",
+        "out",
+        "tmpl",
+        "tree",
+        "vars",
+    )
 
     def __init__(self, tmpl: Template, tree: Tree, dot: Any) -> None:
         self.tmpl = tmpl
         self.funcs = tmpl._funcs
         self.missingkey_zero = tmpl.missingkey_zero
+        self.autoescape = tmpl.autoescape
         self.tree = tree
         self.node: Node | None = None
         self.vars: list[list[Any]] = [["$", dot]]
@@ -207,7 +187,10 @@ class Executor:
     # -- statements -------------------------------------------------------------------
 
     def run(self, dot: Any) -> str:
-        self.walk_list(dot, self.tree.root)
+        try:
+            self.walk_list(dot, self.tree.root)
+        except RecursionError:
+            raise self.error("exceeded maximum template depth") from None
         return "".join(self.out)
 
     def walk_list(self, dot: Any, lst: ListNode) -> None:
@@ -222,12 +205,15 @@ class Executor:
                 val = self.eval_pipeline(dot, pipe)
                 if not pipe.decl:
                     if type(val) is str:
-                        out.append(val)
+                        text = val
                     else:
                         self.node = node
                         if isinstance(val, (types.FunctionType, types.BuiltinFunctionType)):
                             raise self.error(f"can't print {node} of type func")
-                        out.append(print_value(val))
+                        text = print_value(val)
+                    if self.autoescape and not isinstance(val, SafeHTML):
+                        text = html_text_escape(text)
+                    out.append(text)
             elif tp is IfNode or tp is WithNode:
                 self.walk_if_or_with(dot, node)  # type: ignore[arg-type]
             elif tp is RangeNode:
@@ -433,7 +419,7 @@ class Executor:
         if _is_method(tp, name):
             return self.eval_call(dot, getattr(receiver, name), node, name, args, final)
         if isinstance(receiver, dt.datetime):
-            meth = _TIME_METHODS.get(name)
+            meth = TIME_METHODS.get(name)
             if meth is not None:
                 return self.eval_call(
                     dot, types.MethodType(meth, receiver), node, name, args, final
@@ -452,6 +438,8 @@ class Executor:
             raise self.error(
                 f"can't evaluate field {name} in type {go_type_name(receiver)}"
             ) from None
+        except Exception as exc:  # a property that failed, like a Go method's error
+            raise self.error(f"error calling {name}: {exc}") from exc
         if has_args:
             raise self.error(f"{name} has arguments but cannot be invoked as function")
         return value

@@ -4,11 +4,12 @@ and ``time.Duration``. Times are aware ``datetime`` objects."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 UTC = dt.UTC
 
-_MONTHS = [
+MONTHS = [
     "January",
     "February",
     "March",
@@ -22,7 +23,7 @@ _MONTHS = [
     "November",
     "December",
 ]
-_DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
 
 class GoDuration:
@@ -113,7 +114,7 @@ def _offset(t: dt.datetime, style: str) -> str:
     return f"{sign}{hh:02d}{mm:02d}"
 
 
-def _ensure_aware(t: dt.datetime) -> dt.datetime:
+def ensure_aware(t: dt.datetime) -> dt.datetime:
     return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
@@ -175,7 +176,7 @@ def _fraction_token(layout: str, i: int) -> int:
 
 def go_time_format(t: dt.datetime, layout: str) -> str:
     """``time.Time.Format(layout)`` with Go's reference time ``Mon Jan 2 15:04:05 MST 2006``."""
-    t = _ensure_aware(t)
+    t = ensure_aware(t)
     out: list[str] = []
     i = 0
     n = len(layout)
@@ -211,17 +212,17 @@ def _element(t: dt.datetime, tok: str) -> str:
     if tok == "06":
         return f"{t.year % 100:02d}"
     if tok == "January":
-        return _MONTHS[t.month - 1]
+        return MONTHS[t.month - 1]
     if tok == "Jan":
-        return _MONTHS[t.month - 1][:3]
+        return MONTHS[t.month - 1][:3]
     if tok == "01":
         return f"{t.month:02d}"
     if tok == "1":
         return str(t.month)
     if tok == "Monday":
-        return _DAYS[t.weekday()]
+        return DAYS[t.weekday()]
     if tok == "Mon":
-        return _DAYS[t.weekday()][:3]
+        return DAYS[t.weekday()][:3]
     if tok == "02":
         return f"{t.day:02d}"
     if tok == "_2":
@@ -262,3 +263,36 @@ def from_unix_seconds(v: float) -> dt.datetime:
 
 def is_time(v: Any) -> bool:
     return isinstance(v, dt.datetime)
+
+
+def _unix(t: dt.datetime) -> int:
+    return int(ensure_aware(t).timestamp() // 1)
+
+
+def _sub(t: dt.datetime, u: dt.datetime) -> GoDuration:
+    return GoDuration((ensure_aware(t) - ensure_aware(u)) // dt.timedelta(microseconds=1) * 1000)
+
+
+# Methods of Go's time.Time that templates call on datetimes ({{ .StartsAt.Unix }}).
+TIME_METHODS: dict[str, Callable[..., Any]] = {
+    "Format": go_time_format,
+    "String": go_time_string,
+    "Unix": _unix,
+    "UnixMilli": lambda t: _unix(t) * 1000 + t.microsecond // 1000,
+    "UnixNano": lambda t: _unix(t) * 1_000_000_000 + t.microsecond * 1000,
+    "UTC": lambda t: ensure_aware(t).astimezone(UTC),
+    "Local": lambda t: ensure_aware(t).astimezone(),
+    "Year": lambda t: t.year,
+    "Day": lambda t: t.day,
+    "Hour": lambda t: t.hour,
+    "Minute": lambda t: t.minute,
+    "Second": lambda t: t.second,
+    "Month": lambda t: MONTHS[t.month - 1],
+    "Weekday": lambda t: DAYS[t.weekday()],
+    "IsZero": lambda t: (t.year, t.month, t.day, t.hour, t.minute, t.second) == (1, 1, 1, 0, 0, 0),
+    "Before": lambda t, u: ensure_aware(t) < ensure_aware(u),
+    "After": lambda t, u: ensure_aware(t) > ensure_aware(u),
+    "Equal": lambda t, u: ensure_aware(t) == ensure_aware(u),
+    "Sub": _sub,
+    "Add": lambda t, d: t + dt.timedelta(microseconds=d.ns // 1000),
+}

@@ -249,12 +249,12 @@ class Lexer:
                 self.paren_depth += 1
                 pos += 1
             elif ch == ")":
-                emit(Token(RIGHT_PAREN, pos, ")"))
                 self.paren_depth -= 1
-                pos += 1
                 if self.paren_depth < 0:
                     self._error(pos, "unexpected right paren")
                     return -1
+                emit(Token(RIGHT_PAREN, pos, ")"))
+                pos += 1
             elif ch.isascii() and ch.isprintable():
                 emit(Token(CHAR, pos, ch))
                 pos += 1

@@ -218,6 +218,12 @@ class Parser:
 
     def parse(self) -> dict[str, Tree]:
         """All trees from the text, keyed by template name; the main body under ``name``."""
+        try:
+            return self._parse()
+        except RecursionError:
+            raise self.error("max expression depth exceeded") from None
+
+    def _parse(self) -> dict[str, Tree]:
         root = ListNode(self.peek().pos)
         while self.peek().kind != lx.EOF:
             if self.peek().kind == lx.LEFT_DELIM:
@@ -397,8 +403,7 @@ class Parser:
             if nxt.kind in (lx.ASSIGN, lx.DECLARE):
                 pipe.is_assign = nxt.kind == lx.ASSIGN
                 self.next_non_space()
-                if pipe.is_assign and v.val not in self.vars:
-                    raise self.error(f"undefined variable {lx.go_quote(v.val)}")
+                # As Go, an assignment to an undeclared variable fails only when run.
                 pipe.decl.append(VariableNode(v.pos, [v.val]))
                 self.vars.append(v.val)
                 return

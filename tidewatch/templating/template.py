@@ -24,6 +24,11 @@ class Template:
     ``funcs`` extend (and may override) the builtins, like Go's ``Funcs``. A function
     with an attribute ``template_aware = True`` receives this template as its first
     argument (how Prometheus's ``tmpl`` reaches other definitions).
+
+    ``autoescape`` approximates ``html/template`` (Alertmanager's e-mail bodies, Prometheus
+    consoles): every action's output is HTML-escaped as element text unless it is
+    :class:`SafeHTML` (what ``safeHtml`` returns). Unlike Go, the escaping does not vary
+    with the HTML context (attributes, URLs, scripts).
     """
 
     def __init__(
@@ -32,13 +37,16 @@ class Template:
         funcs: Mapping[str, Callable[..., Any]] | None = None,
         *,
         missingkey_zero: bool = False,
+        autoescape: bool = False,
     ) -> None:
         self.name = name
         self.missingkey_zero = missingkey_zero
+        self.autoescape = autoescape
         self._funcs: dict[str, Callable[..., Any]] = dict(BUILTINS)
         if funcs:
             self._funcs.update(funcs)
         self._trees: dict[str, Tree] = {}
+        self._delims = ("{{", "}}")
         # Texts run through execute_string, parsed once (cleared when definitions change).
         self._text_cache: dict[str, Template] = {}
 
@@ -48,9 +56,14 @@ class Template:
         self._text_cache.clear()
         return self
 
+    def delims(self, left: str = "{{", right: str = "}}") -> Template:
+        """Action delimiters for later parses (Go's ``Delims``); returns self."""
+        self._delims = (left or "{{", right or "}}")
+        return self
+
     def parse(self, text: str) -> Template:
         """Parse ``text`` as the body of this template; raises :class:`TemplateError`."""
-        trees = Parser(self.name, text, self._funcs).parse()
+        trees = Parser(self.name, text, self._funcs, *self._delims).parse()
         for name, tree in trees.items():
             old = self._trees.get(name)
             # As Go: a body of only whitespace never replaces an existing definition.
@@ -95,9 +108,12 @@ class Template:
 
     def clone(self) -> Template:
         """A copy sharing parsed trees; parsing into it leaves the original unchanged."""
-        other = Template(self.name, missingkey_zero=self.missingkey_zero)
+        other = Template(
+            self.name, missingkey_zero=self.missingkey_zero, autoescape=self.autoescape
+        )
         other._funcs = dict(self._funcs)
         other._trees = dict(self._trees)
+        other._delims = self._delims
         return other
 
     def new(self, name: str) -> Template:

@@ -37,3 +37,27 @@ def is_true(v: Any) -> bool:
 def to_arg(v: Any) -> Any:
     """A pipeline value as a function argument: the invalid value becomes Go's nil."""
     return None if v is MISSING else v
+
+
+class SafeHTML(str):
+    """Text that HTML-escaping templates print as is (what ``safeHtml`` returns)."""
+
+    __slots__ = ()
+
+
+# html/template's escaping of text in an HTML element ("+" too, against UTF-7 tricks).
+_HTML_TEXT_ESCAPES = str.maketrans(
+    {
+        "<": "&lt;",
+        ">": "&gt;",
+        "&": "&amp;",
+        "'": "&#39;",
+        '"': "&#34;",
+        "+": "&#43;",
+        "\0": "\ufffd",
+    }
+)
+
+
+def html_text_escape(s: str) -> str:
+    return s.translate(_HTML_TEXT_ESCAPES)

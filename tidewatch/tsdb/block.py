@@ -146,6 +146,9 @@ class Block:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.meta = BlockMeta.from_json(orjson.loads((path / "meta.json").read_bytes()))
+        with open(path / "index", "rb") as f:
+            if f.read(len(_MAGIC)) != _MAGIC:
+                raise ValueError(f"{path}: not a tidewatch block (Prometheus blocks need import)")
         self.size_bytes = sum(p.stat().st_size for p in path.iterdir() if p.is_file())
         self._lock = threading.Lock()
         self._labels: list[Labels] | None = None

@@ -7,6 +7,7 @@ its ULID, and ``wal/`` with numbered segments and the latest checkpoint.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import threading
 import time
@@ -48,6 +49,10 @@ MAX_METADATA_PER_FAMILY = 10
 SERIES_PER_RECORD = 10000
 
 
+class DataDirLockedError(RuntimeError):
+    pass
+
+
 class TSDB:
     """Implements ``tidewatch.tsdb.interface.Storage``."""
 
@@ -69,6 +74,7 @@ class TSDB:
         self.time_retentions = 0
         self.wal_corruptions = 0
         self._closed = False
+        self._lock_file: Any = None
 
     # -- opening -------------------------------------------------------------------
     @classmethod
@@ -84,6 +90,7 @@ class TSDB:
 
     def _open(self, progress: Progress | None) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
+        self._lock_dir()
         clean_leftovers(self.path)
         if progress:
             progress("load blocks", 0.0)
@@ -94,6 +101,16 @@ class TSDB:
             self.head.min_valid_time = max(b.meta.max_time for b in self.blocks)
         self._replay(progress)
         self.wal.open_for_append()
+
+    def _lock_dir(self) -> None:
+        """One process per data directory, as Prometheus's lock file ensures."""
+        f = open(self.path / "lock", "a+b")  # noqa: SIM115 - held until close()
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.close()
+            raise DataDirLockedError(f"{self.path} is in use by another process") from None
+        self._lock_file = f
 
     def _load_blocks(self) -> list[Block]:
         blocks = []
@@ -262,6 +279,7 @@ class TSDB:
         while not self._stop.wait(interval):
             try:
                 self.wal.sync()
+                self.seal_head()
                 self.merge_head_runs()
                 if time.monotonic() >= next_maint:
                     self.maintain()
@@ -273,12 +291,28 @@ class TSDB:
         """One round: cut head blocks, compact, apply retention. ``now_ms`` is unused:
         retention counts from the newest data, as Prometheus does."""
         with self._maint_lock:
+            self.seal_head()
             self.merge_head_runs()
             while self._cut_once():
                 pass
             while self._compact_once():
                 pass
             self._apply_retention()
+
+    def seal_head(self) -> None:
+        """Compress full head buffers into runs, outside the head lock."""
+        head = self.head
+        while True:
+            with head.lock:
+                if not head.frozen:
+                    return
+                buf = head.frozen[0]
+            runs = head.encode_buffer(buf)
+            with head.lock:
+                if not head.frozen or head.frozen[0] is not buf:
+                    return  # a head cut sealed it meanwhile
+                head.frozen.pop(0)
+                head.add_sealed(runs)
 
     def merge_head_runs(self) -> None:
         """Merge small sealed head runs (decoding and encoding outside the head lock)."""
@@ -419,6 +453,9 @@ class TSDB:
             self._thread.join(timeout=30)
         with self.head.lock:
             self.wal.close()
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
 
     def __enter__(self) -> TSDB:
         return self

@@ -32,6 +32,7 @@ MIN_BUFFER = 1 << 15
 MAX_BUFFER = 1 << 22
 MAX_EXEMPLARS_PER_SERIES = 16
 MAX_ERRORS_REPORTED = 8
+MAX_FROZEN = 4  # full buffers kept unsealed before a commit seals them itself
 MERGE_FANIN = 4  # head runs of one tier and block range merged together
 
 
@@ -74,6 +75,7 @@ class Head:
         self.buf_ts = np.empty(self.buf_cap, np.int64)
         self.buf_vals = np.empty(self.buf_cap, np.float64)
         self.buf_n = 0
+        self.frozen: list[tuple[I64, I64, F64]] = []  # full buffers awaiting compression
         self.mint = int(INT64_MAX)
         self.maxt = int(INT64_MIN)
         self.min_valid_time = int(INT64_MIN)  # end of the newest block cut from the head
@@ -225,26 +227,55 @@ class Head:
             self.buf_n = hi
             pos += take
             if self.buf_n == self.buf_cap:
-                self.seal()
+                self._freeze()
 
-    def seal(self) -> None:
-        """Compress the append buffer into runs, one per block range."""
+    def _freeze(self) -> None:
+        """Retire the full buffer to ``frozen`` (still readable) and start a new one.
+        Buffers are never written below ``buf_n`` again, so readers may use views."""
         n = self.buf_n
         if n:
-            ids, ts, vals = sort_samples(self.buf_ids[:n], self.buf_ts[:n], self.buf_vals[:n])
-            ranges = ts // self.block_duration
-            for rng in np.unique(ranges).tolist():
-                sel = ranges == rng
-                run = build_run(ids[sel], ts[sel], vals[sel], HEAD_FRAME, presorted=True)
-                self.runs.append(run)
-                self.counters.chunks_created += len(run.ids)
+            self.frozen.append((self.buf_ids[:n], self.buf_ts[:n], self.buf_vals[:n]))
         # Size the buffer to the series count so it holds ~16 samples per series.
         self.buf_cap = int(min(MAX_BUFFER, max(MIN_BUFFER, 16 * len(self.labels_of))))
-        if len(self.buf_ids) != self.buf_cap:
+        self.buf_ids = np.empty(self.buf_cap, np.int64)
+        self.buf_ts = np.empty(self.buf_cap, np.int64)
+        self.buf_vals = np.empty(self.buf_cap, np.float64)
+        self.buf_n = 0
+        if len(self.frozen) > MAX_FROZEN:
+            self.seal()  # no background thread is keeping up: seal here
+
+    def encode_buffer(self, buf: tuple[I64, I64, F64]) -> list[Run]:
+        """Runs (one per block range) for a frozen buffer; needs no lock."""
+        ids, ts, vals = sort_samples(*buf)
+        ranges = ts // self.block_duration
+        runs = []
+        for rng in np.unique(ranges).tolist():
+            sel = ranges == rng
+            runs.append(build_run(ids[sel], ts[sel], vals[sel], HEAD_FRAME, presorted=True))
+        return runs
+
+    def add_sealed(self, runs: list[Run]) -> None:
+        self.runs.extend(runs)
+        self.counters.chunks_created += sum(len(r.ids) for r in runs)
+
+    def seal(self) -> None:
+        """Compress every buffer into runs now (before a head cut, or when behind)."""
+        if self.buf_n:
+            n = self.buf_n
+            self.frozen.append((self.buf_ids[:n], self.buf_ts[:n], self.buf_vals[:n]))
             self.buf_ids = np.empty(self.buf_cap, np.int64)
             self.buf_ts = np.empty(self.buf_cap, np.int64)
             self.buf_vals = np.empty(self.buf_cap, np.float64)
-        self.buf_n = 0
+            self.buf_n = 0
+        frozen, self.frozen = self.frozen, []
+        for buf in frozen:
+            self.add_sealed(self.encode_buffer(buf))
+
+    def buffers(self) -> list[tuple[I64, I64, F64]]:
+        """Views of unsealed samples (frozen buffers and the live one), for readers."""
+        n = self.buf_n
+        live = [(self.buf_ids[:n], self.buf_ts[:n], self.buf_vals[:n])] if n else []
+        return [*self.frozen, *live]
 
     def add_exemplar(self, ref: int, ex: Exemplar) -> bool:
         lst = self.exemplars.setdefault(ref, [])
@@ -286,7 +317,7 @@ class Head:
         return True
 
     def num_chunks(self) -> int:
-        return sum(len(r.ids) for r in self.runs) + (1 if self.buf_n else 0)
+        return sum(len(r.ids) for r in self.runs) + len(self.buffers())
 
     # -- cutting -------------------------------------------------------------------
     def range_to_cut(self) -> tuple[int, int] | None:

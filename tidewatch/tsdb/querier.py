@@ -59,25 +59,33 @@ class TSDBQuerier:
 
     def _head_snapshot(
         self, matchers: Sequence[Matcher], mint: int, maxt: int
-    ) -> tuple[list[Block], I64, list[Run], tuple[I64, I64, F64], dict[int, Labels]]:
+    ) -> tuple[list[Block], I64, list[Run], list[tuple[I64, I64, F64]], dict[int, Labels]]:
         h = self._head
         with h.lock:
             blocks = [b for b in self._blocks() if b.overlaps(mint, maxt)]
             refs = h.select_refs(matchers)
             runs = [r for r in h.runs if r.mint <= maxt and mint <= r.maxt]
-            n = h.buf_n
-            ids = h.buf_ids[:n]
-            t = h.buf_ts[:n]
-            mask = np.isin(ids, refs) & (t >= mint) & (t <= maxt)
-            buf = (ids[mask], t[mask], h.buf_vals[:n][mask])
+            buffers = h.buffers()
             labels = {r: h.labels_of[r] for r in refs.tolist()}
-        return blocks, refs, runs, buf, labels
+        return blocks, refs, runs, buffers, labels
+
+    @staticmethod
+    def _from_buffers(
+        buffers: list[tuple[I64, I64, F64]], refs: I64, mint: int, maxt: int
+    ) -> list[tuple[I64, I64, F64]]:
+        out = []
+        for ids, t, vals in buffers:
+            mask = (t >= mint) & (t <= maxt)
+            mask &= np.isin(ids, refs)
+            if mask.any():
+                out.append((ids[mask], t[mask], vals[mask]))
+        return out
 
     def select(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> list[Series]:
         if not matchers:
             raise EmptySelectorError("a selector needs at least one matcher")
         parts: Parts = {}
-        blocks, refs, runs, buf, labels = self._head_snapshot(matchers, mint, maxt)
+        blocks, refs, runs, buffers, labels = self._head_snapshot(matchers, mint, maxt)
         for b in blocks:
             ids = b.postings.select(matchers)
             if len(ids):
@@ -85,13 +93,14 @@ class TSDBQuerier:
                 _split(parts, sids, ts, vals, b.labels.__getitem__)
         if len(refs):
             pieces = [r.gather(refs, mint, maxt) for r in runs]
-            pieces.append(buf)
             pieces = [p for p in pieces if len(p[0])]
+            unsorted = self._from_buffers(buffers, refs, mint, maxt)
+            pieces += unsorted
             if pieces:
                 ids = np.concatenate([p[0] for p in pieces])
                 ts = np.concatenate([p[1] for p in pieces])
                 vals = np.concatenate([p[2] for p in pieces])
-                if len(pieces) > 1 or len(buf[0]):
+                if len(pieces) > 1 or unsorted:
                     ids, ts, vals = sort_samples(ids, ts, vals)
                 _split(parts, ids, ts, vals, labels.__getitem__)
         out = []

@@ -290,6 +290,8 @@ class Lexer:
                 return k
             except ValueError:
                 pass
+            if text[j].isalnum():
+                raise LexError("unable to parse literal as a float", i)
         word = text[i:j]
         try:
             value = go_parse_float(word)

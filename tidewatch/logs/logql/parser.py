@@ -63,7 +63,6 @@ _GROUPABLE_RANGE_OPS = frozenset(
         "stdvar_over_time",
         "quantile_over_time",
         "rate",
-        "rate_counter",
         "max_over_time",
         "min_over_time",
         "first_over_time",
@@ -273,7 +272,7 @@ class _Parser:
         self.expect("(", "(")
         param: float | None = None
         if op == "quantile_over_time":
-            param = self.parse_signed_number()
+            param = self.expect("NUMBER", "NUMBER").value
             self.expect(",", ",")
         rng = self.parse_log_range()
         self.expect(")", ")")
@@ -290,7 +289,8 @@ class _Parser:
 
     def validate_range(self, node: ast.RangeAggregation) -> None:
         op = node.op
-        if node.grouping is not None and op not in _GROUPABLE_RANGE_OPS:
+        groupable = op in _GROUPABLE_RANGE_OPS and (op != "rate" or node.range.unwrap is not None)
+        if node.grouping is not None and not groupable:
             self.fail(f"grouping not allowed for {op} aggregation")
         if node.range.unwrap is not None:
             if op not in _UNWRAPPED_OPS and op not in ("rate", "absent_over_time"):
@@ -347,7 +347,7 @@ class _Parser:
         param: float | None = None
         if op in ("topk", "bottomk"):
             if self.peek().kind != "NUMBER":
-                self.fail(f"syntax error: unexpected {_token_name(self.peek())}, expecting NUMBER", self.peek().pos)
+                self.fail(f"parameter required for operation {op}", self.peek().pos)
             ptok = self.advance()
             if ptok.value != int(ptok.value):
                 self.fail(f"invalid parameter {op}({ptok.text},)")
@@ -450,13 +450,22 @@ class _Parser:
         tok = self.peek()
         if tok.kind == "ip":
             if op in ("|~", "!~", "|>", "!>"):
-                self.unexpected("STRING")
+                self.fail(f"ip: invalid operation {op}", tok.pos)
             self.advance()
             self.expect("(", "(")
             value = self.expect("STRING", "STRING").text
             self.expect(")", ")")
             return ast.FilterValue(value, is_ip=True)
         value = self.expect("STRING", "STRING").text
+        if op in ("|>", "!>"):
+            from tidewatch.logs.logql.patterns import PatternError, compile_pattern
+
+            try:
+                nodes = compile_pattern(value, need_capture=False)
+            except PatternError as exc:
+                self.fail(str(exc), tok.pos)
+            if any(getattr(n, "name", "_") != "_" for n in nodes):
+                self.fail(f"named captures are not allowed in a pattern line filter: {value}", tok.pos)
         if op in ("|~", "!~"):
             from tidewatch.matcher import compile_regex
 
@@ -654,7 +663,7 @@ class _Parser:
                 return ast.StringLabelFilter(self.new_matcher(_MATCH_OPS[op], name, val.text, val.pos))
             if op == "==":
                 return ast.StringLabelFilter(self.new_matcher(MatchType.EQUAL, name, val.text, val.pos))
-            self.fail(f"syntax error: unexpected STRING", val.pos)
+            self.fail("syntax error: unexpected STRING", val.pos)
         if op in ("=~", "!~"):
             self.unexpected("STRING")
         sign = 1.0

@@ -169,7 +169,7 @@ def json_extract(line: str, paths: list[tuple[str, JSONPath]]) -> list[tuple[str
 def parse_unpack(line: str) -> tuple[list[tuple[str, str]], str | None]:
     """String fields become labels; ``_entry`` replaces the line."""
     try:
-        doc = _loads(line)
+        doc = json.loads(line, object_pairs_hook=_first_wins)
     except ValueError as exc:
         raise _json_error(exc) from None
     if not isinstance(doc, dict):

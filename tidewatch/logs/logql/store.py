@@ -55,6 +55,8 @@ class MemoryLogStore:
         self._streams.clear()
 
     def push(self, labels: Labels, ts_ns: int, line: str, metadata: Labels = ()) -> None:
+        if any(v == "" for _, v in labels):
+            labels = tuple((k, v) for k, v in labels if v != "")  # as Loki: empty values are no labels
         st = self._streams.get(labels)
         if st is None:
             st = self._streams[labels] = _Stream(labels)

@@ -1,0 +1,329 @@
+"""LogQL evaluation: log queries to streams, metric queries to vectors/matrices.
+
+Metric queries are evaluated for all steps at once. A range aggregation groups the
+pipeline's output per label set, then finds each step's window ``(t-range, t]`` with
+``searchsorted`` over the sorted timestamps; counts and sums come from cumulative
+sums, the rest from per-window slices. Instant vectors travel as
+``(labels, values[series, step], present[series, step])``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from tidewatch.labels import Labels
+from tidewatch.logs.logql import ast
+from tidewatch.logs.logql.aggregate import range_values, vector_aggregate
+from tidewatch.logs.logql.binops import binary_op, label_replace
+from tidewatch.logs.logql.parser import ParseError, parse_expr
+from tidewatch.logs.logql.pipeline import ERROR, Pipeline, PipelineError, label_filter, unwrap_value
+from tidewatch.logs.logql.store import LogReader
+from tidewatch.logs.logql.values import F64, I64, QueryError, Scalar, Vec
+from tidewatch.matcher import MatchType
+
+DEFAULT_LIMIT = 100
+
+
+@dataclass
+class StreamResult:
+    labels: Labels
+    entries: list[tuple[int, str]]
+
+
+@dataclass
+class Streams:
+    streams: list[StreamResult]
+
+
+@dataclass
+class VectorResult:
+    t_ns: int
+    samples: list[tuple[Labels, float]]
+
+
+@dataclass
+class MatrixResult:
+    series: list[tuple[Labels, I64, F64]]
+
+
+@dataclass
+class ScalarResult:
+    t_ns: int
+    value: float
+
+
+Result = Streams | VectorResult | MatrixResult | ScalarResult
+
+
+@dataclass
+class QueryStats:
+    lines_processed: int = 0
+    bytes_processed: int = 0
+    entries_returned: int = 0
+    exec_seconds: float = 0.0
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+def _pipeline_error(labels: Labels) -> QueryError:
+    err = dict(labels).get(ERROR, "")
+    shown = "{" + ", ".join(f'{k}="{v}"' for k, v in labels) + "}"
+    return QueryError(
+        f"pipeline error: '{err}' for series: '{shown}'.\n"
+        f'Use a label filter to intentionally skip this error. (e.g | __error__!="{err}").\n'
+        'To skip all potential errors you can match empty errors.(e.g __error__="")\n'
+        'The label filter can also be specified after unwrap. (e.g | unwrap latency | __error__="" )\n'
+    )
+
+
+class LogQLEngine:
+    """Evaluates LogQL over a :class:`LogReader`."""
+
+    def __init__(self, max_entries_limit: int = 5000) -> None:
+        self.max_entries_limit = max_entries_limit
+        self.stats = QueryStats()
+
+    # ------------------------------------------------------------------ API
+
+    def query_range(
+        self,
+        store: LogReader,
+        text: str,
+        start_ns: int,
+        end_ns: int,
+        step_ns: int,
+        direction: str = "backward",
+        limit: int = DEFAULT_LIMIT,
+    ) -> Result:
+        t0 = time.perf_counter()
+        self.stats = QueryStats()
+        expr = self._parse(text)
+        if isinstance(expr, ast.LogQuery):
+            res: Result = self._log_query(store, expr, start_ns, end_ns, direction, limit)
+        else:
+            if step_ns <= 0:
+                raise QueryError("zero or negative query resolution step widths are not accepted")
+            steps = np.arange(start_ns, end_ns + 1, step_ns, dtype=np.int64)
+            res = self._to_matrix(self._eval(store, expr, steps), steps)
+        self.stats.exec_seconds = time.perf_counter() - t0
+        return res
+
+    def query_instant(
+        self,
+        store: LogReader,
+        text: str,
+        t_ns: int,
+        direction: str = "backward",
+        limit: int = DEFAULT_LIMIT,
+    ) -> Result:
+        t0 = time.perf_counter()
+        self.stats = QueryStats()
+        expr = self._parse(text)
+        if isinstance(expr, ast.LogQuery):
+            raise QueryError(
+                "log queries are not supported as an instant query type, "
+                "please change your query to a range query type"
+            )
+        steps = np.array([t_ns], dtype=np.int64)
+        value = self._eval(store, expr, steps)
+        res: Result
+        if isinstance(value, Scalar):
+            res = ScalarResult(t_ns, float(value.values[0]))
+        else:
+            samples = [
+                (lb, float(value.values[i, 0])) for i, lb in enumerate(value.labels) if value.present[i, 0]
+            ]
+            res = VectorResult(t_ns, samples)
+        self.stats.exec_seconds = time.perf_counter() - t0
+        return res
+
+    def _parse(self, text: str) -> ast.Expr:
+        expr = parse_expr(text)
+        return expr
+
+    # ------------------------------------------------------------------ log queries
+
+    def _log_query(
+        self, store: LogReader, q: ast.LogQuery, start_ns: int, end_ns: int, direction: str, limit: int
+    ) -> Streams:
+        pipeline = self._pipeline(q.stages)
+        forward = direction.lower() == "forward"
+        by_labels: dict[Labels, list[tuple[int, str]]] = {}
+        for chunk in store.select(q.matchers, start_ns, end_ns):
+            self._count(chunk.lines)
+            p = pipeline.process(chunk)
+            ts = chunk.ts
+            for k, i in enumerate(p.index):
+                by_labels.setdefault(p.labels[k], []).append((int(ts[i]), p.lines[k]))
+        # Keep the `limit` entries nearest the query's starting edge, over all streams.
+        everything = [(t, lb, line) for lb, items in by_labels.items() for t, line in items]
+        everything.sort(key=lambda x: x[0], reverse=not forward)
+        if limit > 0:
+            everything = everything[:limit]
+        out: dict[Labels, list[tuple[int, str]]] = {}
+        for t, lb, line in everything:
+            out.setdefault(lb, []).append((t, line))
+        self.stats.entries_returned = len(everything)
+        return Streams([StreamResult(lb, entries) for lb, entries in out.items()])
+
+    def _count(self, lines: list[str]) -> None:
+        self.stats.lines_processed += len(lines)
+        self.stats.bytes_processed += sum(len(x) for x in lines)
+
+    def _pipeline(self, stages: list[ast.Stage]) -> Pipeline:
+        try:
+            return Pipeline(stages)
+        except (PipelineError, ValueError) as exc:
+            raise QueryError(str(exc)) from None
+
+    # ------------------------------------------------------------------ metric queries
+
+    def _eval(self, store: LogReader, expr: ast.Expr, steps: I64) -> Vec | Scalar:
+        if isinstance(expr, ast.Literal):
+            return Scalar(np.full(len(steps), expr.value, dtype=np.float64))
+        if isinstance(expr, ast.VectorExpr):
+            return Vec([()], np.full((1, len(steps)), expr.value), np.ones((1, len(steps)), dtype=bool))
+        if isinstance(expr, ast.RangeAggregation):
+            return self._range(store, expr, steps)
+        if isinstance(expr, ast.VectorAggregation):
+            inner = self._eval(store, expr.expr, steps)
+            if isinstance(inner, Scalar):
+                raise QueryError(f"unexpected scalar in {expr.op} aggregation")
+            return vector_aggregate(expr, inner)
+        if isinstance(expr, ast.BinaryExpr):
+            left = self._eval(store, expr.left, steps)
+            right = self._eval(store, expr.right, steps)
+            return binary_op(expr, left, right)
+        if isinstance(expr, ast.LabelReplace):
+            inner = self._eval(store, expr.expr, steps)
+            if isinstance(inner, Scalar):
+                raise QueryError("unexpected scalar in label_replace")
+            return label_replace(expr, inner)
+        raise QueryError("log query is not a metric query")
+
+    def _range(self, store: LogReader, node: ast.RangeAggregation, steps: I64) -> Vec:
+        r = node.range
+        ends = steps - r.offset_ns
+        starts = ends - r.range_ns
+        pipeline = self._pipeline(r.query.stages)
+        unwrap = r.unwrap
+        post: list[Callable[..., bool]] = []
+        if unwrap is not None:
+            try:
+                post = [label_filter(f) for f in unwrap.post_filters]
+            except ValueError as exc:
+                raise QueryError(str(exc)) from None
+        grouping = node.grouping
+        series_ts: dict[Labels, list[int]] = {}
+        series_vals: dict[Labels, list[float]] = {}
+        want_bytes = node.op in ("bytes_over_time", "bytes_rate")
+        for chunk in store.select(r.query.matchers, int(starts.min()) + 1, int(ends.max()) + 1):
+            self._count(chunk.lines)
+            ts = chunk.ts
+            if unwrap is None:
+                p = pipeline.process(chunk)
+                for k, i in enumerate(p.index):
+                    lb = p.labels[k]
+                    series_ts.setdefault(lb, []).append(int(ts[i]))
+                    if want_bytes:
+                        series_vals.setdefault(lb, []).append(float(len(p.lines[k].encode())))
+                continue
+            p = pipeline.process(chunk, keep_entries=True)
+            assert p.entries is not None
+            for k, i in enumerate(p.index):
+                e = p.entries[k]
+                v = unwrap_value(e, unwrap)
+                if v is None:
+                    continue
+                if post and not all(f(e) for f in post):
+                    continue
+                e.labels.pop(unwrap.label, None)
+                lbls = e.labels
+                if grouping is not None and ERROR not in lbls:
+                    if grouping.without:
+                        for name in grouping.labels:
+                            lbls.pop(name, None)
+                    else:
+                        lbls = {n: lbls[n] for n in grouping.labels if n in lbls}
+                lb = tuple(sorted(lbls.items()))
+                series_ts.setdefault(lb, []).append(int(ts[i]))
+                series_vals.setdefault(lb, []).append(v)
+        if node.op == "absent_over_time":
+            return self._absent(node, series_ts, starts, ends)
+        labels: list[Labels] = []
+        rows: list[F64] = []
+        masks: list[npt.NDArray[np.bool_]] = []
+        for lb, tlist in series_ts.items():
+            t_arr = np.asarray(tlist, dtype=np.int64)
+            v_arr = np.asarray(series_vals.get(lb, ()), dtype=np.float64)
+            if len(t_arr) > 1 and np.any(np.diff(t_arr) < 0):
+                order = np.argsort(t_arr, kind="stable")
+                t_arr = t_arr[order]
+                if len(v_arr):
+                    v_arr = v_arr[order]
+            lo = np.searchsorted(t_arr, starts, side="right")
+            hi = np.searchsorted(t_arr, ends, side="right")
+            values, present = range_values(node, t_arr, v_arr, lo, hi, starts, ends)
+            if not present.any():
+                continue
+            if ERROR in dict(lb):
+                raise _pipeline_error(lb)
+            labels.append(lb)
+            rows.append(values)
+            masks.append(present)
+        n = len(steps)
+        if not labels:
+            return Vec([], np.zeros((0, n)), np.zeros((0, n), dtype=bool))
+        return Vec(labels, np.vstack(rows), np.vstack(masks))
+
+    def _absent(
+        self, node: ast.RangeAggregation, series_ts: dict[Labels, list[int]], starts: I64, ends: I64
+    ) -> Vec:
+        any_present = np.zeros(len(starts), dtype=bool)
+        for tlist in series_ts.values():
+            t_arr = np.sort(np.asarray(tlist, dtype=np.int64))
+            lo = np.searchsorted(t_arr, starts, side="right")
+            hi = np.searchsorted(t_arr, ends, side="right")
+            any_present |= hi > lo
+        absent = ~any_present
+        if not absent.any():
+            return Vec([], np.zeros((0, len(starts))), np.zeros((0, len(starts)), dtype=bool))
+        lbls: dict[str, str] = {}
+        for m in node.range.query.matchers:
+            if m.type == MatchType.EQUAL and m.name not in lbls:
+                lbls[m.name] = m.value
+        lb = tuple(sorted(lbls.items()))
+        return Vec([lb], np.ones((1, len(starts))), absent[None, :].copy())
+
+    def _to_matrix(self, value: Vec | Scalar, steps: I64) -> MatrixResult:
+        if isinstance(value, Scalar):
+            return MatrixResult([((), steps.copy(), value.values.copy())])
+        out: list[tuple[Labels, I64, F64]] = []
+        for i, lb in enumerate(value.labels):
+            mask = value.present[i]
+            if mask.any():
+                out.append((lb, steps[mask], value.values[i][mask]))
+        return MatrixResult(out)
+
+
+def check_query(text: str) -> ast.Expr:
+    """Parse only (for API validation); raises :class:`ParseError`."""
+    return parse_expr(text)
+
+
+__all__ = [
+    "LogQLEngine",
+    "MatrixResult",
+    "ParseError",
+    "QueryError",
+    "Result",
+    "ScalarResult",
+    "StreamResult",
+    "Streams",
+    "VectorResult",
+    "check_query",
+]
