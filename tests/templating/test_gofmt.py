@@ -126,3 +126,13 @@ def test_small_template_executes_in_tens_of_microseconds() -> None:
         best = min(best, (time.perf_counter() - start) / n)
     # ~15-30 µs on the reference machine; a generous bound so a loaded box passes.
     assert best < 250e-6, f"{best * 1e6:.1f} µs per execution"
+
+
+def test_numpy_scalars_behave_as_go_numbers() -> None:
+    import numpy as np
+
+    data = {"i": np.int64(3), "f32": np.float32(1.5), "f64": np.float64(1e6)}
+    t = Template("t").parse(
+        '{{.i}} {{.f32}} {{.f64}} {{printf "%d %.2f %v" .i .f32 .f64}} {{eq .i 3}} {{lt .f32 2.0}}'
+    )
+    assert t.execute(data) == "3 1.5 1e+06 3 1.50 1e+06 true true"

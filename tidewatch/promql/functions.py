@@ -24,6 +24,7 @@ from tidewatch.promql.ast import (
 )
 from tidewatch.promql.errors import QueryError, go_g
 from tidewatch.promql.histograms import bucket_fraction, bucket_quantile, parse_le
+from tidewatch.promql.info import eval_info
 from tidewatch.promql.values import (
     F64,
     RangeSteps,
@@ -105,6 +106,8 @@ def call(ev: Evaluator, node: Call) -> StepValue:
             "step": ev.query_step / 1000.0,
         }[name]
         return ScalarSteps(np.full(n, value))
+    if name == "info":
+        return eval_info(ev, node)
     if name in ("min_of", "max_of"):
         a, b = ev.eval_scalar(args[0]).values, ev.eval_scalar(args[1]).values
         return ScalarSteps(np.minimum(a, b) if name == "min_of" else np.maximum(a, b))
@@ -497,6 +500,8 @@ def _range_function(ev: Evaluator, node: Call, idx: int) -> VectorSteps:
     # windows never cross a series boundary, so pairwise and prefix-sum kernels
     # stay exact.
     batch = max(1, _BATCH_WINDOWS // max(n, 1))
+    if rng.anchored or rng.smoothed:
+        batch = 1  # their kernels binary-search one series' sorted times
     for b0 in range(0, len(rng.series), batch):
         ev.check()
         part = rng.series[b0 : b0 + batch]

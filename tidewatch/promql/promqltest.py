@@ -98,6 +98,7 @@ SUPPORTED_EXPERIMENTAL = {
     "range",
     "step",
     "histogram_quantiles",
+    "info",
 }
 SUPPORTED_DURATION_EXPRESSIONS = True
 
@@ -415,7 +416,6 @@ def _experimental_reason(expr: Expr) -> str | None:
             return f"experimental aggregation {node.op}"
         elif isinstance(node, DurationExpr) and not SUPPORTED_DURATION_EXPRESSIONS:
             return "experimental duration expressions"
-        elif isinstance(node, VectorSelector):
         elif isinstance(node, BinaryExpr) and node.op in ("</", ">/"):
             return "native histograms"
     return None

@@ -623,9 +623,13 @@ def extended_rate(
     right = v[last].astype(np.float64)
     if smoothed:
         need_l = ts[first] < rs
-        left = np.where(need_l, _interp(ts, v, first, np.minimum(first + 1, top), rs, is_counter), left)
+        left = np.where(
+            need_l, _interp(ts, v, first, np.minimum(first + 1, top), rs, is_counter), left
+        )
         need_r = (last > lo_) & (ts[last] > re_)
-        right = np.where(need_r, _interp(ts, v, np.maximum(last - 1, 0), last, re_, is_counter), right)
+        right = np.where(
+            need_r, _interp(ts, v, np.maximum(last - 1, 0), last, re_, is_counter), right
+        )
     with np.errstate(all="ignore"):
         result = right - left
         if is_counter:
@@ -682,9 +686,7 @@ def extend_window(
         return np.zeros(0, dtype=np.int64), np.zeros(0)
     lo_a = np.array([lo], dtype=np.int64)
     hi_a = np.array([hi], dtype=np.int64)
-    first, last, _ = _boundaries(
-        ts, lo_a, hi_a, np.array([mint]), np.array([maxt]), smoothed
-    )
+    first, last, _ = _boundaries(ts, lo_a, hi_a, np.array([mint]), np.array([maxt]), smoothed)
     f, la = int(first[0]), int(last[0])
     if ts[la] <= mint:
         return np.zeros(0, dtype=np.int64), np.zeros(0)

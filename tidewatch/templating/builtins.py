@@ -8,11 +8,19 @@ import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from tidewatch.templating.gofmt import go_type_name, render_go_value, sprint, sprintf, sprintln
+from tidewatch.templating.gofmt import (
+    as_go_number,
+    go_type_name,
+    render_go_value,
+    sprint,
+    sprintf,
+    sprintln,
+)
 from tidewatch.templating.values import MISSING, is_true
 
 
 def _kind(v: Any) -> str:
+    v = as_go_number(v)
     if v is None or v is MISSING:
         return "invalid"
     if isinstance(v, bool):
@@ -78,7 +86,7 @@ def go_eq(arg1: Any, *arg2: Any) -> bool:
             for v in (arg1, arg):
                 if not _comparable(v):
                     raise ValueError(f"non-comparable type {render_go_value(v)}: {go_type_name(v)}")
-        if arg1 == arg:
+        if as_go_number(arg1) == as_go_number(arg):
             return True
     return False
 
@@ -96,7 +104,7 @@ def go_lt(arg1: Any, arg2: Any) -> bool:
         raise ValueError("incompatible types for comparison")
     if k1 in ("bool", "complex"):
         raise ValueError("invalid type for comparison")
-    return bool(arg1 < arg2)
+    return bool(as_go_number(arg1) < as_go_number(arg2))
 
 
 def go_le(arg1: Any, arg2: Any) -> bool:

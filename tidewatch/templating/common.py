@@ -7,6 +7,7 @@ import datetime as dt
 import functools
 import json
 import math
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -186,7 +187,7 @@ def convert_to_float(v: Any) -> float:
     """prometheus/common's ConvertToFloat: numbers, numeric strings, durations."""
     if isinstance(v, bool):
         raise ValueError("can't convert bool to float")
-    if isinstance(v, (int, float)):
+    if isinstance(v, (int, float, numbers.Real)):
         return float(v)
     if isinstance(v, str):
         return parse_go_float(v)

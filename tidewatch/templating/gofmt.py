@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+import numbers
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,8 +14,18 @@ from tidewatch.templating.gotime import GoDuration, go_time_string
 from tidewatch.templating.lexer import go_quote
 
 
+def as_go_number(v: Any) -> Any:
+    """Other numeric types (numpy scalars, Decimal ...) as Python int or float; else ``v``."""
+    if isinstance(v, (int, float)) or not isinstance(v, numbers.Real):
+        return v
+    if isinstance(v, numbers.Integral):
+        return int(v)
+    return float(v)
+
+
 def go_type_name(v: Any) -> str:
     """The Go type a value stands for, as ``%T`` and error messages print it."""
+    v = as_go_number(v)
     if v is None:
         return "<nil>"
     if isinstance(v, bool):
@@ -47,7 +58,7 @@ def _stringer(v: Any) -> str | None:
 
 def _float_digits(f: float) -> tuple[str, int]:
     """Shortest round-trip digits and decimal point position of abs(f) (digits "0" for zero)."""
-    r = repr(abs(f))
+    r = float.__repr__(abs(float(f)))  # numpy 2 scalars repr as "np.float64(..)"
     if "e" in r:
         mant, exp_s = r.split("e")
         exp = int(exp_s)
@@ -104,6 +115,8 @@ def render_go_value(v: Any) -> str:
         return str(v)
     if isinstance(v, float):
         return format_float(v)
+    if isinstance(v, numbers.Real):
+        return render_go_value(as_go_number(v))
     return _format_v(v, "v")
 
 
@@ -303,6 +316,7 @@ def format_value(v: Any, verb: str, spec: _Spec) -> str:
     """One operand under one verb, Go style (including ``%!d(string=x)`` for mismatches)."""
     if verb == "T":
         return _pad(go_type_name(v), spec)
+    v = as_go_number(v)
     if v is None:
         return _pad("<nil>", spec) if verb == "v" else _bad(verb, v)
     if isinstance(v, bool):

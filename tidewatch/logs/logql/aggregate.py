@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -21,7 +22,13 @@ def _cumsum_window(values: F64, lo: I64, hi: I64) -> F64:
 def _window_sum(values: F64, lo: I64, hi: I64) -> F64:
     if np.isfinite(values).all():
         return _cumsum_window(values, lo, hi)
-    return np.array([values[a:b].sum() if b > a else 0.0 for a, b in zip(lo.tolist(), hi.tolist())])
+    with np.errstate(invalid="ignore", over="ignore"):
+        return np.array(
+            [
+                values[a:b].sum() if b > a else 0.0
+                for a, b in zip(lo.tolist(), hi.tolist(), strict=False)
+            ]
+        )
 
 
 def _quantile(q: float, v: F64) -> float:
@@ -33,15 +40,16 @@ def _quantile(q: float, v: F64) -> float:
         return math.inf
     s = np.sort(v)
     rank = q * (len(s) - 1)
-    lower = max(0, int(math.floor(rank)))
+    lower = max(0, math.floor(rank))
     upper = min(len(s) - 1, lower + 1)
     weight = rank - math.floor(rank)
     return float(s[lower] * (1 - weight) + s[upper] * weight)
 
 
 def _variance(v: F64) -> float:
-    mean = float(v.mean())
-    return float(((v - mean) ** 2).mean())
+    with np.errstate(invalid="ignore", over="ignore"):
+        mean = float(v.mean())
+        return float(((v - mean) ** 2).mean())
 
 
 def _counter_rate(ts: I64, v: F64, start: int, end: int, range_s: float) -> float:
@@ -91,7 +99,7 @@ def range_values(
         return _window_sum(vals, lo, hi) / range_s, present
     out = np.full(len(lo), np.nan)
     param = node.param if node.param is not None else 0.0
-    for j, (a, b) in enumerate(zip(lo.tolist(), hi.tolist())):
+    for j, (a, b) in enumerate(zip(lo.tolist(), hi.tolist(), strict=False)):
         if b <= a:
             continue
         w = vals[a:b]
@@ -201,10 +209,16 @@ def _sort(vec: Vec, desc: bool) -> Vec:
     return vec.take(order)
 
 
+def _column_key(column: list[float], top: bool, r: int) -> tuple[int, float]:
+    return _sort_key_value(column[r], top)
+
+
 def _select_k(node: ast.VectorAggregation, vec: Vec) -> Vec:
     k = int(node.param or 0)
     if k < 1:
-        return Vec([], np.zeros((0, vec.values.shape[1])), np.zeros((0, vec.values.shape[1]), dtype=bool))
+        return Vec(
+            [], np.zeros((0, vec.values.shape[1])), np.zeros((0, vec.values.shape[1]), dtype=bool)
+        )
     top = node.op == "topk"
     keep = np.zeros_like(vec.present)
     for idx in _groups(vec, node.grouping).values():
@@ -214,14 +228,8 @@ def _select_k(node: ast.VectorAggregation, vec: Vec) -> Vec:
             cand = [r for r in range(len(idx)) if sub_mask[r, j]]
             if not cand:
                 continue
-
-            def key(r: int, j: int = j) -> tuple[int, float]:
-                v = float(sub_vals[r, j])
-                if math.isnan(v):
-                    return (1, 0.0)
-                return (0, -v if top else v)
-
-            cand.sort(key=key)
+            column: list[float] = sub_vals[:, j].tolist()
+            cand.sort(key=functools.partial(_column_key, column, top))
             for r in cand[:k]:
                 keep[idx[r], j] = True
     rows = [i for i in range(len(vec.labels)) if keep[i].any()]

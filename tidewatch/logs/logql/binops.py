@@ -72,7 +72,9 @@ def _vector_scalar(node: ast.BinaryExpr, left: Vec | Scalar, right: Vec | Scalar
         return Vec(list(vec.labels), vec.values.copy(), vec.present & ok)
     if op in ("and", "or", "unless"):
         raise QueryError(f"unexpected literal for logical/set binary operation ({op})")
-    return Vec(list(vec.labels), arith(op, np.broadcast_to(a, vec.values.shape), b), vec.present.copy())
+    return Vec(
+        list(vec.labels), arith(op, np.broadcast_to(a, vec.values.shape), b), vec.present.copy()
+    )
 
 
 def _signature(lb: Labels, m: ast.VectorMatching | None) -> Labels:
@@ -97,12 +99,18 @@ def _set_op(node: ast.BinaryExpr, left: Vec, right: Vec) -> Vec:
         rsig[s] = rsig.get(s, np.zeros(n, dtype=bool)) | right.present[i]
     if node.op == "and":
         pres = np.array(
-            [left.present[i] & rsig.get(_signature(lb, m), np.zeros(n, dtype=bool)) for i, lb in enumerate(left.labels)]
+            [
+                left.present[i] & rsig.get(_signature(lb, m), np.zeros(n, dtype=bool))
+                for i, lb in enumerate(left.labels)
+            ]
         ).reshape(len(left.labels), n)
         return Vec(list(left.labels), left.values.copy(), pres)
     if node.op == "unless":
         pres = np.array(
-            [left.present[i] & ~rsig.get(_signature(lb, m), np.zeros(n, dtype=bool)) for i, lb in enumerate(left.labels)]
+            [
+                left.present[i] & ~rsig.get(_signature(lb, m), np.zeros(n, dtype=bool))
+                for i, lb in enumerate(left.labels)
+            ]
         ).reshape(len(left.labels), n)
         return Vec(list(left.labels), left.values.copy(), pres)
     lsig: dict[Labels, Bools] = {}
@@ -110,7 +118,10 @@ def _set_op(node: ast.BinaryExpr, left: Vec, right: Vec) -> Vec:
         s = _signature(lb, m)
         lsig[s] = lsig.get(s, np.zeros(n, dtype=bool)) | left.present[i]
     rpres = np.array(
-        [right.present[i] & ~lsig.get(_signature(lb, m), np.zeros(n, dtype=bool)) for i, lb in enumerate(right.labels)]
+        [
+            right.present[i] & ~lsig.get(_signature(lb, m), np.zeros(n, dtype=bool))
+            for i, lb in enumerate(right.labels)
+        ]
     ).reshape(len(right.labels), n)
     labels = list(left.labels)
     values = [row.copy() for row in left.values]
@@ -132,9 +143,10 @@ def _set_op(node: ast.BinaryExpr, left: Vec, right: Vec) -> Vec:
     return Vec(labels, np.vstack(values), np.vstack(present))
 
 
-def _combine_side(vec: Vec, m: ast.VectorMatching | None, side: str) -> dict[Labels, tuple[F64, Bools, Labels]]:
+def _combine_side(
+    vec: Vec, m: ast.VectorMatching | None, side: str
+) -> dict[Labels, tuple[F64, Bools, Labels]]:
     """The "one" side by signature: values merged over its series; duplicates at a step fail."""
-    n = vec.values.shape[1]
     out: dict[Labels, tuple[F64, Bools, Labels]] = {}
     for i, lb in enumerate(vec.labels):
         s = _signature(lb, m)
@@ -151,7 +163,6 @@ def _combine_side(vec: Vec, m: ast.VectorMatching | None, side: str) -> dict[Lab
             )
         vals = np.where(vec.present[i], vec.values[i], vals)
         out[s] = (vals, pres | vec.present[i], first)
-    _ = n
     return out
 
 
@@ -206,7 +217,9 @@ def _vector_vector(node: ast.BinaryExpr, left: Vec, right: Vec) -> Vec:
             rows_p.append(pres)
             continue
         if (rows_p[idx] & pres).any():
-            raise QueryError("multiple matches for labels: grouping labels must ensure unique matches")
+            raise QueryError(
+                "multiple matches for labels: grouping labels must ensure unique matches"
+            )
         rows_v[idx] = np.where(pres, vals, rows_v[idx])
         rows_p[idx] = rows_p[idx] | pres
     if not rows_v:
@@ -215,7 +228,12 @@ def _vector_vector(node: ast.BinaryExpr, left: Vec, right: Vec) -> Vec:
 
 
 def _result_labels(
-    many_lb: Labels, one_lb: Labels, m: ast.VectorMatching | None, card: str, op: str, return_bool: bool
+    many_lb: Labels,
+    one_lb: Labels,
+    m: ast.VectorMatching | None,
+    card: str,
+    op: str,
+    return_bool: bool,
 ) -> Labels:
     if m is None:
         return many_lb

@@ -69,9 +69,13 @@ class QueryStats:
     extra: dict[str, float] = field(default_factory=dict)
 
 
+def _go_quote(v: str) -> str:
+    return '"' + v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
 def _pipeline_error(labels: Labels) -> QueryError:
     err = dict(labels).get(ERROR, "")
-    shown = "{" + ", ".join(f'{k}="{v}"' for k, v in labels) + "}"
+    shown = "{" + ", ".join(f"{k}={_go_quote(v)}" for k, v in labels) + "}"
     return QueryError(
         f"pipeline error: '{err}' for series: '{shown}'.\n"
         f'Use a label filter to intentionally skip this error. (e.g | __error__!="{err}").\n'
@@ -135,7 +139,9 @@ class LogQLEngine:
             res = ScalarResult(t_ns, float(value.values[0]))
         else:
             samples = [
-                (lb, float(value.values[i, 0])) for i, lb in enumerate(value.labels) if value.present[i, 0]
+                (lb, float(value.values[i, 0]))
+                for i, lb in enumerate(value.labels)
+                if value.present[i, 0]
             ]
             res = VectorResult(t_ns, samples)
         self.stats.exec_seconds = time.perf_counter() - t0
@@ -148,7 +154,13 @@ class LogQLEngine:
     # ------------------------------------------------------------------ log queries
 
     def _log_query(
-        self, store: LogReader, q: ast.LogQuery, start_ns: int, end_ns: int, direction: str, limit: int
+        self,
+        store: LogReader,
+        q: ast.LogQuery,
+        start_ns: int,
+        end_ns: int,
+        direction: str,
+        limit: int,
     ) -> Streams:
         pipeline = self._pipeline(q.stages)
         forward = direction.lower() == "forward"
@@ -186,7 +198,9 @@ class LogQLEngine:
         if isinstance(expr, ast.Literal):
             return Scalar(np.full(len(steps), expr.value, dtype=np.float64))
         if isinstance(expr, ast.VectorExpr):
-            return Vec([()], np.full((1, len(steps)), expr.value), np.ones((1, len(steps)), dtype=bool))
+            return Vec(
+                [()], np.full((1, len(steps)), expr.value), np.ones((1, len(steps)), dtype=bool)
+            )
         if isinstance(expr, ast.RangeAggregation):
             return self._range(store, expr, steps)
         if isinstance(expr, ast.VectorAggregation):

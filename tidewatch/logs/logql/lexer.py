@@ -33,10 +33,26 @@ RANGE_OPS = frozenset(
     }
 )
 VECTOR_OPS = frozenset(
-    {"sum", "avg", "min", "max", "count", "stddev", "stdvar", "topk", "bottomk", "sort", "sort_desc"}
+    {
+        "sum",
+        "avg",
+        "min",
+        "max",
+        "count",
+        "stddev",
+        "stdvar",
+        "topk",
+        "bottomk",
+        "sort",
+        "sort_desc",
+    }
 )
 # Functions that are keywords only when a "(" follows.
-FUNCTIONS = RANGE_OPS | VECTOR_OPS | {"bytes", "duration", "duration_seconds", "ip", "label_replace", "vector"}
+FUNCTIONS = (
+    RANGE_OPS
+    | VECTOR_OPS
+    | {"bytes", "duration", "duration_seconds", "ip", "label_replace", "vector"}
+)
 KEYWORDS = frozenset(
     {
         "by",
@@ -93,6 +109,8 @@ SYMBOLS = [
 ]
 _IDENT_START = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
 _IDENT_REST = _IDENT_START | set("0123456789")
+_DURATION_RUNES = frozenset("0123456789.nsumhµdwy")
+_BYTES_RUNES = frozenset("0123456789.BikKMGTP")
 _ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v", "\\": "\\"}
 
 
@@ -169,6 +187,11 @@ def _scan_number_end(text: str, i: int) -> int:
                 while j < n and text[j].isdigit():
                     j += 1
                 return j
+            j += 1
+        return j
+    if text.startswith(("0b", "0B", "0o", "0O"), i):
+        j += 2
+        while j < n and text[j].isalnum():
             j += 1
         return j
     while j < n and (text[j].isdigit() or text[j] in "_."):
@@ -273,25 +296,23 @@ class Lexer:
     def _number(self, i: int) -> int:
         text = self.text
         j = _scan_number_end(text, i)
-        # A duration or byte size continues with letters: 1m30s, 1.5s, 20MB, 2KiB.
-        k = j
-        while k < len(text) and (text[k].isalnum() or text[k] in ".µ"):
-            k += 1
-        if k > j:
+        # As Loki: a duration continues with duration runes (1m30s, 1.5s), a byte size with
+        # size runes (20MB, 2KiB); "1mb" is the duration 1m followed by "b".
+        for kind, runes in (("DURATION", _DURATION_RUNES), ("BYTES", _BYTES_RUNES)):
+            k = j
+            while k < len(text) and text[k] in runes:
+                k += 1
+            if k == j:
+                continue
             word = text[i:k]
             try:
-                ns = parse_query_duration_ns(word)
-                self.tokens.append(Token("DURATION", word, i, float(ns)))
-                return k
+                value = float(
+                    parse_query_duration_ns(word) if kind == "DURATION" else parse_bytes(word)
+                )
             except ValueError:
-                pass
-            try:
-                self.tokens.append(Token("BYTES", word, i, float(parse_bytes(word))))
-                return k
-            except ValueError:
-                pass
-            if text[j].isalnum():
-                raise LexError("unable to parse literal as a float", i)
+                continue
+            self.tokens.append(Token(kind, word, i, value))
+            return k
         word = text[i:j]
         try:
             value = go_parse_float(word)
@@ -306,9 +327,7 @@ class Lexer:
         while j < len(text) and text[j] in _IDENT_REST:
             j += 1
         word = text[i:j]
-        if word in FUNCTIONS and self._function_follows(j, word):
-            self.tokens.append(Token(word, word, i))
-        elif word in KEYWORDS:
+        if (word in FUNCTIONS and self._function_follows(j, word)) or word in KEYWORDS:
             self.tokens.append(Token(word, word, i))
         else:
             self.tokens.append(Token("IDENTIFIER", word, i))

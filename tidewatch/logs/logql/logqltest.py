@@ -14,7 +14,13 @@ import numpy as np
 import re2
 
 from tidewatch.labels import Labels
-from tidewatch.logs.logql.engine import LogQLEngine, MatrixResult, ScalarResult, Streams, VectorResult
+from tidewatch.logs.logql.engine import (
+    LogQLEngine,
+    MatrixResult,
+    ScalarResult,
+    Streams,
+    VectorResult,
+)
 from tidewatch.logs.logql.lexer import Token, tokenize
 from tidewatch.logs.logql.parser import ParseError
 from tidewatch.logs.logql.store import MemoryLogStore
@@ -57,7 +63,7 @@ def strip_comment(line: str) -> str:
         if quote:
             if c == quote and not (quote == '"' and line[i - 1] == "\\"):
                 quote = ""
-        elif c in "\"`":
+        elif c in '"`':
             quote = c
         elif c == "#":
             return line[:i].rstrip()
@@ -133,7 +139,7 @@ def load_line(store: MemoryLogStore, line: str) -> None:
     labels = parse_labels_text(line[:end])
     rest = line[end:].strip()
     quote = rest[0]
-    if quote not in "\"`":
+    if quote not in '"`':
         raise ScriptError(f"expected a quoted line: {line}")
     close = rest.index(quote, 1)
     text = rest[1:close]
@@ -177,7 +183,12 @@ def expand_points(words: list[str]) -> list[float | None]:
             continue
         m = _EXPAND.match(w)
         if m:
-            base, sign, delta, count = parse_value(m.group(1)), m.group(2), float(m.group(3)), int(m.group(4))
+            base, sign, delta, count = (
+                parse_value(m.group(1)),
+                m.group(2),
+                float(m.group(3)),
+                int(m.group(4)),
+            )
             d = delta if sign == "+" else -delta
             out.extend(base + k * d for k in range(count + 1))
             continue
@@ -245,7 +256,7 @@ def check_result(result: object, exp: Expectation, steps: list[int]) -> str:
         for lb, ts, vals in result.series:
             points: list[float | None] = [None] * len(steps)
             pos = {t: k for k, t in enumerate(steps)}
-            for t, v in zip(ts.tolist(), vals.tolist()):
+            for t, v in zip(ts.tolist(), vals.tolist(), strict=False):
                 points[pos[t]] = v
             got_series.append((lb, points))
     elif isinstance(result, ScalarResult):
@@ -254,9 +265,13 @@ def check_result(result: object, exp: Expectation, steps: list[int]) -> str:
         return "expected a metric result, got streams"
     if exp.empty:
         if got_series:
-            return "expected empty, got " + "; ".join(f"{_fmt_labels(lb)} {p}" for lb, p in got_series)
+            return "expected empty, got " + "; ".join(
+                f"{_fmt_labels(lb)} {p}" for lb, p in got_series
+            )
         return ""
-    if len(got_series) != len(exp.series) or {lb for lb, _ in got_series} != {lb for lb, _ in exp.series}:
+    if len(got_series) != len(exp.series) or {lb for lb, _ in got_series} != {
+        lb for lb, _ in exp.series
+    }:
         return (
             "series differ: expected "
             + "; ".join(f"{_fmt_labels(lb)} {p}" for lb, p in exp.series)
@@ -264,7 +279,7 @@ def check_result(result: object, exp: Expectation, steps: list[int]) -> str:
             + "; ".join(f"{_fmt_labels(lb)} {p}" for lb, p in got_series)
         )
     if exp.ordered:
-        for (elb, _), (glb, _) in zip(exp.series, got_series):
+        for (elb, _), (glb, _) in zip(exp.series, got_series, strict=False):
             if elb != glb:
                 return f"order differs: expected {[_fmt_labels(x) for x, _ in exp.series]}, got {[_fmt_labels(x) for x, _ in got_series]}"
     got_map = dict(got_series)
@@ -272,7 +287,7 @@ def check_result(result: object, exp: Expectation, steps: list[int]) -> str:
         have = got_map[lb]
         if len(want) != len(have):
             return f"{_fmt_labels(lb)}: expected {len(want)} points {want}, got {have}"
-        for w, h in zip(want, have):
+        for w, h in zip(want, have, strict=False):
             if (w is None) != (h is None) or (w is not None and h is not None and not _close(w, h)):
                 return f"{_fmt_labels(lb)}: expected {want}, got {have}"
     return ""

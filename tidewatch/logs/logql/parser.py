@@ -41,7 +41,12 @@ _BINOP_PREC = {
 COMPARISONS = frozenset({"==", "!=", ">", ">=", "<", "<="})
 SET_OPS = frozenset({"and", "or", "unless"})
 LINE_FILTER_OPS = frozenset({"|=", "!=", "|~", "!~", "|>", "!>"})
-_MATCH_OPS = {"=": MatchType.EQUAL, "!=": MatchType.NOT_EQUAL, "=~": MatchType.REGEX, "!~": MatchType.NOT_REGEX}
+_MATCH_OPS = {
+    "=": MatchType.EQUAL,
+    "!=": MatchType.NOT_EQUAL,
+    "=~": MatchType.REGEX,
+    "!~": MatchType.NOT_REGEX,
+}
 _UNWRAPPED_OPS = frozenset(
     {
         "avg_over_time",
@@ -281,12 +286,6 @@ class _Parser:
         self.validate_range(node)
         return node
 
-    def parse_signed_number(self) -> float:
-        sign = 1.0
-        if self.peek().kind in ("+", "-"):
-            sign = -1.0 if self.advance().kind == "-" else 1.0
-        return sign * self.expect("NUMBER", "NUMBER").value
-
     def validate_range(self, node: ast.RangeAggregation) -> None:
         op = node.op
         groupable = op in _GROUPABLE_RANGE_OPS and (op != "rate" or node.range.unwrap is not None)
@@ -387,11 +386,11 @@ class _Parser:
     def parse_log_query(self) -> ast.LogQuery:
         start = self.peek().pos
         matchers = self.parse_selector()
-        stages, unwrap = self.parse_pipeline(allow_unwrap=False)
+        stages, _unwrap = self.parse_pipeline(allow_unwrap=False)
         return ast.LogQuery(matchers, stages, start)
 
     def parse_selector(self) -> list[Matcher]:
-        open_tok = self.expect("{", "{")
+        self.expect("{", "{")
         matchers: list[Matcher] = []
         while self.peek().kind != "}":
             matchers.append(self.parse_matcher())
@@ -402,7 +401,6 @@ class _Parser:
         self.advance()
         if not any(not m.matches_empty() for m in matchers):
             self.fail(EMPTY_SELECTOR_MSG)
-        _ = open_tok
         return matchers
 
     def parse_matcher(self) -> Matcher:
@@ -465,7 +463,9 @@ class _Parser:
             except PatternError as exc:
                 self.fail(str(exc), tok.pos)
             if any(getattr(n, "name", "_") != "_" for n in nodes):
-                self.fail(f"named captures are not allowed in a pattern line filter: {value}", tok.pos)
+                self.fail(
+                    f"named captures are not allowed in a pattern line filter: {value}", tok.pos
+                )
         if op in ("|~", "!~"):
             from tidewatch.matcher import compile_regex
 
@@ -644,7 +644,7 @@ class _Parser:
         self.advance()
         val = self.peek()
         if val.kind == "ip":
-            if op not in ("=", "!=", "=="):
+            if op not in ("=", "!="):
                 self.unexpected()
             self.advance()
             self.expect("(", "(")
@@ -660,9 +660,9 @@ class _Parser:
         if val.kind == "STRING":
             self.advance()
             if op in ("=", "!=", "=~", "!~"):
-                return ast.StringLabelFilter(self.new_matcher(_MATCH_OPS[op], name, val.text, val.pos))
-            if op == "==":
-                return ast.StringLabelFilter(self.new_matcher(MatchType.EQUAL, name, val.text, val.pos))
+                return ast.StringLabelFilter(
+                    self.new_matcher(_MATCH_OPS[op], name, val.text, val.pos)
+                )
             self.fail("syntax error: unexpected STRING", val.pos)
         if op in ("=~", "!~"):
             self.unexpected("STRING")
@@ -679,7 +679,9 @@ class _Parser:
             return ast.NumericLabelFilter(name, cmp_op, sign * val.value / 1e9, "duration")
         if val.kind == "BYTES":
             self.advance()
-            return ast.NumericLabelFilter(name, cmp_op, sign * float(parse_bytes(val.text)), "bytes")
+            return ast.NumericLabelFilter(
+                name, cmp_op, sign * float(parse_bytes(val.text)), "bytes"
+            )
         self.unexpected()
 
 

@@ -50,7 +50,9 @@ def _first_wins(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _loads(line: str) -> Any:
     # Numbers stay as their source text ("1.5", "200"), as Loki copies raw bytes.
-    return json.loads(line, object_pairs_hook=_first_wins, parse_int=str, parse_float=str, parse_constant=str)
+    return json.loads(
+        line, object_pairs_hook=_first_wins, parse_int=str, parse_float=str, parse_constant=str
+    )
 
 
 def _json_error(exc: Exception) -> LineParseError:
@@ -188,7 +190,16 @@ def parse_unpack(line: str) -> tuple[list[tuple[str, str]], str | None]:
 
 # --------------------------------------------------------------------------- logfmt
 
-_LOGFMT_ESC = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+_LOGFMT_ESC = {
+    '"': '"',
+    "\\": "\\",
+    "/": "/",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+}
 
 
 def parse_logfmt(line: str, strict: bool) -> list[tuple[str, str | None]]:
@@ -228,7 +239,9 @@ def parse_logfmt(line: str, strict: bool) -> list[tuple[str, str | None]]:
             value, i, ok = _quoted(line, i + 1)
             if not ok:
                 if strict:
-                    raise LineParseError(f"logfmt syntax error at pos {n + 1} : unterminated quoted value")
+                    raise LineParseError(
+                        f"logfmt syntax error at pos {n + 1} : unterminated quoted value"
+                    )
                 break
             out.append((key, value))
             continue

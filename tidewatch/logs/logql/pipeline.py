@@ -18,7 +18,7 @@ import re2
 
 from tidewatch.labels import Labels
 from tidewatch.logs.logql import ast
-from tidewatch.logs.logql.ipfilter import parse_address, parse_ip_pattern, line_has_ip
+from tidewatch.logs.logql.ipfilter import line_has_ip, parse_ip_pattern
 from tidewatch.logs.logql.lexer import go_parse_float
 from tidewatch.logs.logql.parsers import (
     LineParseError,
@@ -34,7 +34,7 @@ from tidewatch.logs.logql.patterns import compile_pattern, pattern_captures, pat
 from tidewatch.logs.logql.store import StreamChunk
 from tidewatch.logs.logql.template_funcs import LineContext, loki_funcs
 from tidewatch.logs.logql.units import go_parse_duration_ns, parse_bytes
-from tidewatch.matcher import MatchType, Matcher, compile_regex
+from tidewatch.matcher import Matcher, compile_regex
 from tidewatch.templating import Template, TemplateError
 
 ERROR = "__error__"
@@ -58,9 +58,11 @@ class PipelineError(ValueError):
 class Entry:
     """One line in flight: its text, time, labels, and the names it must not overwrite."""
 
-    __slots__ = ("line", "ts", "labels", "stream", "meta")
+    __slots__ = ("labels", "line", "meta", "stream", "ts")
 
-    def __init__(self, line: str, ts: int, labels: dict[str, str], stream: dict[str, str], meta: set[str]) -> None:
+    def __init__(
+        self, line: str, ts: int, labels: dict[str, str], stream: dict[str, str], meta: set[str]
+    ) -> None:
         self.line = line
         self.ts = ts
         self.labels = labels
@@ -156,7 +158,7 @@ def _convert(kind: str, text: str) -> float:
     if kind == "bytes":
         return float(parse_bytes(text))
     try:
-        return go_parse_float(text.strip() if False else text)
+        return go_parse_float(text)
     except ValueError:
         raise ValueError(f'strconv.ParseFloat: parsing "{text}": invalid syntax') from None
 
@@ -191,9 +193,10 @@ def label_filter(expr: ast.LabelFilterExpr) -> Stage:
 def _numeric_filter(f: ast.NumericLabelFilter) -> Stage:
     name, op, want, kind = f.name, f.op, f.value, f.kind
 
+    if name in (ERROR, ERROR_DETAILS):
+        return lambda e: False  # a converting filter cannot read the error labels
+
     def run(e: Entry) -> bool:
-        if ERROR in e.labels:
-            return True  # only string matchers filter out errored lines
         v = e.labels.get(name)
         if v is None:
             return False
@@ -212,13 +215,12 @@ def _ip_filter(f: ast.IPLabelFilter) -> Stage:
     name, negate = f.name, f.negate
 
     def run(e: Entry) -> bool:
+        if ERROR in e.labels:
+            return True  # as Loki: an errored line passes, so its error reaches the result
         v = e.labels.get(name)
         if v is None:
             return False
-        addr = parse_address(v.strip())
-        if addr is None:
-            return negate
-        return pred(addr) != negate
+        return line_has_ip(v, pred) != negate
 
     return run
 
@@ -457,7 +459,9 @@ class Pipeline:
         n_lead = 0
         while n_lead < len(stages) and isinstance(stages[n_lead], ast.LineFilter):
             n_lead += 1
-        self.leading: list[ast.LineFilter] = [s for s in stages[:n_lead] if isinstance(s, ast.LineFilter)]
+        self.leading: list[ast.LineFilter] = [
+            s for s in stages[:n_lead] if isinstance(s, ast.LineFilter)
+        ]
         self.stages: list[Stage] = [build_stage(s) for s in stages[n_lead:]]
         # Build leading filters once too, so a bad ip() or pattern fails at build time.
         for f in self.leading:
@@ -533,7 +537,3 @@ def unwrap_value(e: Entry, unwrap: ast.Unwrap) -> float | None:
     except ValueError as exc:
         e.set_error(SAMPLE_ERR, str(exc))
         return 0.0
-
-
-def new_matcher(name: str, value: str) -> Matcher:
-    return Matcher(MatchType.EQUAL, name, value)

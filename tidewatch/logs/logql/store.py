@@ -29,7 +29,9 @@ class StreamChunk:
 
 
 class LogReader(Protocol):
-    def select(self, matchers: Sequence[Matcher], start_ns: int, end_ns: int) -> Iterator[StreamChunk]:
+    def select(
+        self, matchers: Sequence[Matcher], start_ns: int, end_ns: int
+    ) -> Iterator[StreamChunk]:
         """Entries with ``start_ns <= ts < end_ns`` of every stream matching all ``matchers``."""
         ...
 
@@ -56,7 +58,9 @@ class MemoryLogStore:
 
     def push(self, labels: Labels, ts_ns: int, line: str, metadata: Labels = ()) -> None:
         if any(v == "" for _, v in labels):
-            labels = tuple((k, v) for k, v in labels if v != "")  # as Loki: empty values are no labels
+            labels = tuple(
+                (k, v) for k, v in labels if v != ""
+            )  # as Loki: empty values are no labels
         st = self._streams.get(labels)
         if st is None:
             st = self._streams[labels] = _Stream(labels)
@@ -69,7 +73,9 @@ class MemoryLogStore:
     def streams(self) -> list[Labels]:
         return list(self._streams)
 
-    def select(self, matchers: Sequence[Matcher], start_ns: int, end_ns: int) -> Iterator[StreamChunk]:
+    def select(
+        self, matchers: Sequence[Matcher], start_ns: int, end_ns: int
+    ) -> Iterator[StreamChunk]:
         for labels, st in self._streams.items():
             if not matches_all(matchers, labels):
                 continue
