@@ -30,7 +30,7 @@ from typing import IO
 import numpy as np
 
 # Bump when the generated data changes, so cached imports are not reused.
-DATAGEN_VERSION = 1
+DATAGEN_VERSION = 2
 
 INTERVAL_MS = 15_000
 BLOCK_MS = 2 * 3600 * 1000
@@ -130,10 +130,17 @@ def instances_of(spec: Spec) -> list[Instance]:
 
 
 def _counter(increments: np.ndarray, restart: int | None) -> np.ndarray:
-    """Cumulative sum along the last axis, starting over at `restart` (a process restart)."""
-    total = np.cumsum(increments, axis=-1)
+    """A counter along the last axis that starts at 0, and again at `restart` (a process
+    restart), as client libraries' counters do.
+
+    Starting at 0 (or, for host counters, far above one step's increase) also keeps the
+    benchmark clear of where Prometheus 2.x and 3.x extrapolate rate() differently: a
+    series whose first sample lies between half and 1.1 steps of "zero" away.
+    """
+    total = np.cumsum(increments, axis=-1) - increments
     if restart is not None and 0 < restart < increments.shape[-1]:
-        total[..., restart:] = np.cumsum(increments[..., restart:], axis=-1)
+        tail = increments[..., restart:]
+        total[..., restart:] = np.cumsum(tail, axis=-1) - tail
     return total
 
 
@@ -178,7 +185,9 @@ class Writer:
             if inst.gap is None or not inst.gap[0] <= i < inst.gap[1]:
                 yield i
 
-    def series(self, inst: Instance, name: str, labels: str, values: list[float] | list[int]) -> None:
+    def series(
+        self, inst: Instance, name: str, labels: str, values: list[float] | list[int]
+    ) -> None:
         """One series: all its samples, split over the block files."""
         ts_text, bounds = self.times(inst)
         prefix = name + labels + " "
@@ -186,7 +195,14 @@ class Writer:
             if lo == hi:
                 continue
             if inst.gap is None:
-                f.write("".join([f"{prefix}{v} {t}\n" for v, t in zip(values[lo:hi], ts_text[lo:hi])]))
+                f.write(
+                    "".join(
+                        [
+                            f"{prefix}{v} {t}\n"
+                            for v, t in zip(values[lo:hi], ts_text[lo:hi], strict=True)
+                        ]
+                    )
+                )
                 self.lines += hi - lo
             else:
                 idx = list(self._kept(inst, lo, hi))
@@ -223,7 +239,9 @@ class Writer:
             f.close()
 
 
-def generate(spec: Spec, out_dir: Path, progress: Callable[[str], None] | None = None) -> list[Path]:
+def generate(
+    spec: Spec, out_dir: Path, progress: Callable[[str], None] | None = None
+) -> list[Path]:
     """Writes the dataset; returns the files (one per 2-hour block range)."""
     rng = np.random.default_rng(spec.seed)
     insts = instances_of(spec)
@@ -249,7 +267,9 @@ def generate(spec: Spec, out_dir: Path, progress: Callable[[str], None] | None =
                     swell = 1 + 0.5 * np.sin(np.arange(n) * (2 * np.pi / 5760) + inst.index)
                     inc = rng.poisson(per_s * 15 * swell)
                     vals = _counter(inc, inst.restart_step).tolist()
-                    lbls = _labels([("code", code), *base(inst), ("method", method), ("path", path)])
+                    lbls = _labels(
+                        [("code", code), *base(inst), ("method", method), ("path", path)]
+                    )
                     w.series(inst, "http_requests_total", lbls, vals)
     note("http_requests_total")
 
@@ -291,7 +311,8 @@ def generate(spec: Spec, out_dir: Path, progress: Callable[[str], None] | None =
         for cpu in CPUS:
             shares = rng.dirichlet((6.0, 2.0, 1.0, 0.3), n).T * 15  # modes sum to 15 s a step
             for mode, inc in zip(CPU_MODES, shares, strict=True):
-                vals = np.round(np.cumsum(inc), 3).tolist()
+                # Host counters count since boot: far from zero when the data starts.
+                vals = np.round(3e5 * inc[0] + np.cumsum(inc), 3).tolist()
                 lbls = _labels([("cpu", cpu), *base(inst), ("mode", mode)])
                 w.series(inst, "node_cpu_seconds_total", lbls, vals)
     note("cpu counters")
@@ -299,7 +320,12 @@ def generate(spec: Spec, out_dir: Path, progress: Callable[[str], None] | None =
     w.family("process_resident_memory_bytes", "gauge", "Resident memory.")
     for inst in insts:
         walk = 200e6 + np.cumsum(rng.normal(0, 2e5, n)) + 1e5 * (inst.index % 11)
-        w.series(inst, "process_resident_memory_bytes", _labels(base(inst)), walk.astype(np.int64).tolist())
+        w.series(
+            inst,
+            "process_resident_memory_bytes",
+            _labels(base(inst)),
+            walk.astype(np.int64).tolist(),
+        )
 
     w.family("queue_depth", "gauge", "Jobs waiting.")
     for inst in insts:
@@ -311,7 +337,12 @@ def generate(spec: Spec, out_dir: Path, progress: Callable[[str], None] | None =
     for inst in insts:
         for s_i, sensor in enumerate(SENSORS):
             temp = 40 + 8 * np.sin(np.arange(n) / 240 + inst.index + s_i) + rng.normal(0, 0.5, n)
-            w.series(inst, "temperature_celsius", _labels([*base(inst), ("sensor", sensor)]), np.round(temp, 2).tolist())
+            w.series(
+                inst,
+                "temperature_celsius",
+                _labels([*base(inst), ("sensor", sensor)]),
+                np.round(temp, 2).tolist(),
+            )
 
     w.family("build_info", "gauge", "Build information.")
     for inst in insts:
@@ -330,7 +361,9 @@ def generate(spec: Spec, out_dir: Path, progress: Callable[[str], None] | None =
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("out_dir", type=Path)
     ap.add_argument("--series", type=int, default=10_000)
     ap.add_argument("--hours", type=float, default=24.0)
@@ -338,7 +371,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     spec = Spec(args.series, args.hours, args.end_ms)
     paths = generate(spec, args.out_dir, lambda s: print(s, flush=True))
-    print(f"{spec.total_series:,} series x {spec.steps} steps in {len(paths)} file(s) under {args.out_dir}")
+    print(
+        f"{spec.total_series:,} series x {spec.steps} steps in {len(paths)} file(s) under {args.out_dir}"
+    )
     return 0
 
 

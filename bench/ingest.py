@@ -158,6 +158,7 @@ class System:
     snapshot_per_sample: list[float] = field(default_factory=list)
     disk_note: str = ""
     samples_total: int = 0
+    appended_own: float = float("nan")  # the system's prometheus_tsdb_head_samples_appended_total
 
     @property
     def url(self) -> str:
@@ -212,6 +213,20 @@ def ingested(stats: dict[str, dict[str, int]], agent: str) -> int:
     return entry["samples"] + AUTO_SERIES * entry["scrapes"]
 
 
+def samples_appended(system: System) -> float:
+    """Sum of the system's own appended-samples counter, as a cross-check of our count."""
+    try:
+        text = http_get(f"{system.url}/metrics").decode()
+    except OSError:
+        return float("nan")
+    total = float("nan")
+    for line in text.splitlines():
+        if line.startswith("prometheus_tsdb_head_samples_appended_total"):
+            value = float(line.rsplit(" ", 1)[1])
+            total = value if total != total else total + value
+    return total
+
+
 def query_scalar(system: System, expr: str) -> float:
     from urllib.parse import quote
 
@@ -264,6 +279,7 @@ def finish(procs: Procs, system: System, control_port: int, active_series: int) 
     system.rss_bytes.append(usage.rss_bytes)
     system.rss_per_series.append(usage.rss_bytes / active_series)
     system.samples_total = ingested(target_stats(control_port), system.agent)
+    system.appended_own = samples_appended(system)
     # A snapshot writes the in-memory head out as a compacted block: the on-disk
     # figure after compaction, which a short run would otherwise never reach.
     status, body = http_post(f"{system.url}/api/v1/admin/tsdb/snapshot")
@@ -333,6 +349,12 @@ def report(
         + " | prometheus "
         + ", ".join(fmt(v) for v in prom.cpu_per_msample)
     )
+    for s in (tw, prom):
+        if s.samples_total:
+            print(
+                f"{s.name}: {s.samples_total:,} samples scraped (targets' count), "
+                f"{fmt(s.appended_own, digits=9)} appended (its own counter)"
+            )
     for line in checks:
         print(line)
 

@@ -224,7 +224,10 @@ def prepare(spec: Spec, root: Path, procs: Procs) -> None:
         # Both compact the backfilled 2 h blocks into bigger ones (Prometheus one minute
         # after start): do it now, once, so no compaction runs while queries are timed.
         log("letting both compact the backfilled blocks once")
-        for s in (System("prometheus", root / "prometheus"), System("tidewatch", root / "tidewatch")):
+        for s in (
+            System("prometheus", root / "prometheus"),
+            System("tidewatch", root / "tidewatch"),
+        ):
             s.start(procs, root)
             wait_idle(s, max_wait=900, min_wait=75 if s.name == "prometheus" else 0)
             assert s.proc is not None
@@ -306,7 +309,9 @@ class Cell:
 
     query: Query
     mode: Mode
-    times: dict[str, list[float]] = field(default_factory=lambda: {"tidewatch": [], "prometheus": []})
+    times: dict[str, list[float]] = field(
+        default_factory=lambda: {"tidewatch": [], "prometheus": []}
+    )
     errors: dict[str, str] = field(default_factory=dict)
     mismatch: list[str] = field(default_factory=list)
     series: int = 0
@@ -358,7 +363,9 @@ def run_cell(
                 cell.times[s.name].append(elapsed)
     if len(answers) == 2:
         cell.mismatch = compare(
-            answers["tidewatch"], answers["prometheus"], cell.query.sorted and cell.mode.range_s == 0
+            answers["tidewatch"],
+            answers["prometheus"],
+            cell.query.sorted and cell.mode.range_s == 0,
         )
         res = answers["prometheus"]["result"]
         cell.series = len(res) if isinstance(res, list) and res and isinstance(res[0], dict) else 1
@@ -393,12 +400,12 @@ def report(cells: list[Cell], modes: list[Mode], header: str) -> int:
     for qname, row in by_query.items():
         parts = []
         for m in modes:
-            c = row.get(m.name)
-            if c is None:
+            got = row.get(m.name)
+            if got is None:
                 parts.append(f" | {'-':>{width + 7}}")
                 continue
-            flag = "ERR" if c.errors else "DIFF" if c.mismatch else ""
-            cellt = f"{ms(c.med('tidewatch'))}/{ms(c.med('prometheus'))} {c.ratio:6.2f}x"
+            flag = "ERR" if got.errors else "DIFF" if got.mismatch else ""
+            cellt = f"{ms(got.med('tidewatch'))}/{ms(got.med('prometheus'))} {got.ratio:6.2f}x"
             parts.append(f" | {cellt:>{width + 2}} {flag:>4}")
         print(f"{qname[:22]:<22}" + "".join(parts))
     print()
@@ -406,10 +413,15 @@ def report(cells: list[Cell], modes: list[Mode], header: str) -> int:
     all_ratios = [c.ratio for c in cells]
     for m in modes:
         rs = [c.ratio for c in cells if c.mode.name == m.name]
-        print(f"geometric mean tidewatch/prometheus, {m.name:<9}: {geomean(rs):.3f}  (max {max(rs, default=float('nan')):.2f})")
+        print(
+            f"geometric mean tidewatch/prometheus, {m.name:<9}: {geomean(rs):.3f}  (max {max(rs, default=float('nan')):.2f})"
+        )
     print(f"geometric mean tidewatch/prometheus, all      : {geomean(all_ratios):.3f}")
     worst = sorted((c for c in cells if c.ratio == c.ratio), key=lambda c: -c.ratio)[:5]
-    print("worst ratios: " + ", ".join(f"{c.query.name} [{c.mode.name}] {c.ratio:.2f}x" for c in worst))
+    print(
+        "worst ratios: "
+        + ", ".join(f"{c.query.name} [{c.mode.name}] {c.ratio:.2f}x" for c in worst)
+    )
     over = [c for c in cells if c.ratio == c.ratio and c.ratio > GOAL_MAX]
     gm = geomean(all_ratios)
     goal = gm <= GOAL_GEOMEAN and not over
@@ -419,7 +431,9 @@ def report(cells: list[Cell], modes: list[Mode], header: str) -> int:
     )
     mismatches = [c for c in cells if c.mismatch]
     errors = [c for c in cells if c.errors]
-    print(f"answers: {len(cells) - len(failures)}/{len(cells)} equal; mismatches: {len(mismatches)}; errors: {len(errors)}")
+    print(
+        f"answers: {len(cells) - len(failures)}/{len(cells)} equal; mismatches: {len(mismatches)}; errors: {len(errors)}"
+    )
     for c in failures:
         print(f"  FAILED {c.query.name} [{c.mode.name}]: {c.mode.render(c.query.expr)}")
         for sysname, err in c.errors.items():
@@ -433,10 +447,16 @@ def report(cells: list[Cell], modes: list[Mode], header: str) -> int:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--series", type=int, help="at least this many series (default 10000; --quick 500)")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--series", type=int, help="at least this many series (default 10000; --quick 500)"
+    )
     ap.add_argument("--hours", type=float, help="hours of data at 15 s (default 24; --quick 2)")
-    ap.add_argument("--runs", type=int, default=3, help="timed runs per query and system (default 3)")
+    ap.add_argument(
+        "--runs", type=int, default=3, help="timed runs per query and system (default 3)"
+    )
     ap.add_argument("--quick", action="store_true", help="a small dataset for a smoke run")
     ap.add_argument(
         "--workdir",
@@ -445,11 +465,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="where the dataset, imports and logs live",
     )
     ap.add_argument("--keep", action="store_true", help="keep the imported data for the next run")
-    ap.add_argument("--timeout", type=float, default=120.0, help="seconds per query before it fails")
-    ap.add_argument("--only", default="", help="run only queries whose name contains this")
     ap.add_argument(
-        "--modes", default="instant,1h,24h", help="comma list out of instant,1h,24h"
+        "--timeout", type=float, default=120.0, help="seconds per query before it fails"
     )
+    ap.add_argument("--only", default="", help="run only queries whose name contains this")
+    ap.add_argument("--modes", default="instant,1h,24h", help="comma list out of instant,1h,24h")
     args = ap.parse_args(argv)
     if args.series is None:
         args.series = 500 if args.quick else 10_000
@@ -480,7 +500,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with Procs() as procs:
             prepare(spec, root, procs)
-            systems = [System("tidewatch", root / "tidewatch"), System("prometheus", root / "prometheus")]
+            systems = [
+                System("tidewatch", root / "tidewatch"),
+                System("prometheus", root / "prometheus"),
+            ]
             for s in systems:
                 s.start(procs, run_dir)
                 log(f"{s.name} ready on 127.0.0.1:{s.port}")

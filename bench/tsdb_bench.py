@@ -151,9 +151,28 @@ def main() -> None:
             f"disk: {size / stored:.2f} bytes/sample in {len(db.blocks)} blocks "
             f"(levels {levels}, {stored} samples); wal {dir_bytes(d / 'wal', False) / 1e6:.1f} MB"
         )
+        time_queries(db)
         db.close()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def time_queries(db: TSDB) -> None:
+    from tidewatch.matcher import Matcher, MatchType
+
+    one = [Matcher(MatchType.EQUAL, "__name__", "metric_7")]
+    everything = [Matcher(MatchType.EQUAL, "job", "api")]
+    lo, hi = db.min_time(), db.max_time()
+    for label, matchers, start in (
+        ("50 series, all data", one, lo),
+        ("all series, last hour", everything, hi - HOUR),
+    ):
+        for run in ("cold", "warm"):
+            t = time.perf_counter()
+            got = db.querier().select(matchers, start, hi)
+            took = time.perf_counter() - t
+            n = sum(len(x.ts) for x in got)
+            print(f"select {label} ({run}): {took * 1000:.0f} ms, {n} samples")
 
 
 def fill_steps(db: TSDB, series: list[Labels], steps: int, batch: int) -> float:

@@ -188,3 +188,27 @@ def test_labels_hash_matches_xxhash64() -> None:
     assert xxh64(b"") == 0xEF46DB3751D8E999
     assert xxh64(b"abc") == 0x44BC2CF5AD770999
     assert xxh64(b"Nobody inspects the spammish repetition") == 0xFBCEA83C8A378BF1
+
+
+def test_topk_and_limitk_per_group_in_range_queries() -> None:
+    s = MemoryStorage()
+    for g in ("a", "b"):
+        for i in range(4):
+            lbls = from_dict({"__name__": "m", "g": g, "i": str(i)})
+            # Series i of group a peaks at step i; group b is flat.
+            vals = [float(10 if (g == "a" and t == i) else i) for t in range(4)]
+            s.add_many(lbls, [t * 60_000 for t in range(4)], vals)
+    q = s.querier()
+    res = Engine().range_query(q, "topk by (g) (1, m)", 0, 180_000, 60_000)
+    got = {(dict(x.labels)["g"], dict(x.labels)["i"]): x.ts.tolist() for x in res.value.series}  # type: ignore[union-attr]
+    assert got == {
+        ("a", "0"): [0],
+        ("a", "1"): [60_000],
+        ("a", "2"): [120_000],
+        ("a", "3"): [180_000],
+        ("b", "3"): [0, 60_000, 120_000, 180_000],
+    }
+    res = Engine().range_query(q, "count by (g) (limitk by (g) (2, m))", 0, 180_000, 60_000)
+    assert [x.values.tolist() for x in res.value.series] == [[2.0] * 4, [2.0] * 4]  # type: ignore[union-attr]
+    inst = Engine().instant_query(q, "bottomk(3, m)", 0)
+    assert [x.value for x in inst.value.samples] == [0.0, 1.0, 1.0]  # type: ignore[union-attr]

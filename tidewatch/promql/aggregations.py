@@ -146,6 +146,9 @@ def aggregate(ev: Evaluator, node: AggregateExpr) -> VectorSteps:
     if op in ("topk", "bottomk", "limitk", "limit_ratio"):
         assert isinstance(param, ScalarSteps)
         return _select_k(ev, node, vec, param.values)
+    if op == "quantile":
+        assert isinstance(param, ScalarSteps)
+        _warn_quantile(ev, param.values, node)
     keys, members = _groups(vec.labels, grouping, node.without)
     if not keys:
         return VectorSteps.empty(n)
@@ -170,7 +173,6 @@ def aggregate(ev: Evaluator, node: AggregateExpr) -> VectorSteps:
     elif op == "quantile":
         assert isinstance(param, ScalarSteps)
         q = param.values
-        _warn_quantile(ev, q, node)
         tiled_q: dict[int, F64] = {}
 
         def qfn(b: F64, m: Bools, k: int) -> F64:
@@ -220,23 +222,28 @@ def _select_k(ev: Evaluator, node: AggregateExpr, vec: VectorSteps, param: F64) 
     rank_first = np.zeros(len(vec.labels), dtype=np.int64)
     group_of = np.zeros(len(vec.labels), dtype=np.int64)
     for g, m in enumerate(members):
-        idx = np.array(m, dtype=np.intp)
+        group_of[m] = g
+    # Groups of equal size are ranked together: blocks of (groups, members, steps).
+    sizes: dict[int, list[int]] = {}
+    for g, m in enumerate(members):
+        sizes.setdefault(len(m), []).append(g)
+    for size, gids in sizes.items():
+        idx = np.array([members[g] for g in gids], dtype=np.intp)  # (G, size)
         vals = vec.values[idx]
         pres = vec.present[idx]
-        group_of[idx] = g
         if op == "limitk":
-            rank = np.cumsum(pres, axis=0) - 1
+            rank = np.cumsum(pres, axis=1) - 1
         else:
             nan = np.isnan(vals)
             key = -vals if op == "topk" else vals
             key = np.where(nan, 0.0, key)
-            order = np.lexsort((key, nan, ~pres), axis=0)
+            order = np.lexsort((key, nan, ~pres), axis=1)
             rank = np.empty_like(order)
-            np.put_along_axis(
-                rank, order, np.broadcast_to(np.arange(len(idx))[:, None], order.shape), axis=0
-            )
-        selected[idx] = pres & (rank < k[None, :])
-        rank_first[idx] = rank[:, 0]
+            ranks = np.broadcast_to(np.arange(size)[None, :, None], order.shape)
+            np.put_along_axis(rank, order, ranks, axis=1)
+        flat = idx.ravel()
+        selected[flat] = (pres & (rank < k[None, None, :])).reshape(-1, vec.n_steps)
+        rank_first[flat] = rank[:, :, 0].ravel()
     rows = np.flatnonzero(selected.any(axis=1))
     # Instant queries return each group's series best first (Prometheus's heap order).
     rows = rows[np.lexsort((rank_first[rows], group_of[rows]))]
@@ -279,30 +286,45 @@ def _count_values(
     if not label or not _valid_label_name(label):
         raise QueryError("execution", f'invalid label name "{label}"')
     n = vec.n_steps
-    if not without:
-        grouping = grouping | {label}
-    index: dict[Labels, int] = {}
-    keys: list[Labels] = []
-    counts: list[np.ndarray] = []
-    for i, lbls in enumerate(vec.labels):
-        p = vec.present[i]
-        vals = vec.values[i]
-        uniq = np.unique(vals[p])
-        for u in uniq.tolist():
-            hit = p & (np.isnan(vals) if u != u else vals == u)
-            d = dict(lbls)
-            d[label] = go_format_f(u)
-            key = grouping_labels(tuple(sorted(d.items())), grouping, without)
-            g = index.get(key)
-            if g is None:
-                g = index[key] = len(keys)
-                keys.append(key)
-                counts.append(np.zeros(n))
-            counts[g] += hit
-    if not keys:
+    if not vec.labels:
         return VectorSteps.empty(n)
-    c = np.vstack(counts)
-    return VectorSteps(keys, c, c > 0, np.zeros(len(keys), dtype=bool))
+    # The output group is the series' group (with the value label set to the sample
+    # value); split it into the part from the labels and the value itself.
+    keep_value = not without or label not in grouping
+    base_grouping = grouping - {label} if not without else grouping | {label}
+    index: dict[Labels, int] = {}
+    base_keys: list[Labels] = []
+    base_id = np.empty(len(vec.labels), dtype=np.int64)
+    for i, lbls in enumerate(vec.labels):
+        key = grouping_labels(lbls, base_grouping, without)
+        base_id[i] = index.setdefault(key, len(index))
+        if base_id[i] == len(base_keys):
+            base_keys.append(key)
+    rows, steps = np.nonzero(vec.present)
+    vals = vec.values[rows, steps]
+    if keep_value:
+        # Bits tell -0 from 0 (Go prints them differently); all NaNs print as "NaN".
+        bits = np.where(np.isnan(vals), np.nan, vals).view(np.uint64)
+        pairs = np.stack([base_id[rows].astype(np.uint64), bits], axis=1)
+        uniq, group_of = np.unique(pairs, axis=0, return_inverse=True)
+        group_of = np.asarray(group_of).reshape(-1)
+        keys = []
+        for b, vbits in uniq.tolist():
+            d = dict(base_keys[int(b)])
+            d[label] = go_format_f(float(np.array([vbits], dtype=np.uint64).view(np.float64)[0]))
+            keys.append(tuple(sorted(d.items())))
+    else:
+        keys = base_keys
+        group_of = base_id[rows]
+    counts = np.zeros((len(keys), n))
+    np.add.at(counts, (group_of, steps), 1.0)
+    # Different values can print the same (never in practice): merge them.
+    if len(set(keys)) != len(keys):
+        merged: dict[Labels, np.ndarray] = {}
+        for k, c in zip(keys, counts, strict=True):
+            merged[k] = merged[k] + c if k in merged else c
+        keys, counts = list(merged), np.vstack(list(merged.values()))
+    return VectorSteps(list(keys), counts, counts > 0, np.zeros(len(keys), dtype=bool)).compact()
 
 
 def _valid_label_name(name: str) -> bool:

@@ -188,8 +188,8 @@ def vector_vector(
     dup = (one_count > 1) & active[None, :]
     if dup.any():
         sig_i, step_j = (int(x[0]) for x in np.nonzero(dup))
-        rows = [r for r in range(len(one.labels)) if one_id[r] == sig_i and one.present[r, step_j]]
-        first, second = sorted(go_labels(one.labels[r]) for r in rows[:2])
+        dups = [r for r in range(len(one.labels)) if one_id[r] == sig_i and one.present[r, step_j]]
+        first, second = sorted(go_labels(one.labels[r]) for r in dups[:2])
         side = "left" if swapped else "right"
         sig = next(k for k, v in table.items() if v == sig_i)
         raise QueryError(
@@ -223,21 +223,22 @@ def vector_vector(
     out_v: list[np.ndarray] = []
     out_p: list[np.ndarray] = []
     out_m: list[np.ndarray] = []
-    need_one = m.card is not Cardinality.ONE_TO_ONE and bool(m.include)
-    for i in range(len(many.labels)):
-        mi = matched[i]
-        if not mi.any():
-            continue
-        if need_one:
-            partners = np.unique(r_idx[i][mi]).tolist()
-        else:
-            partners = [int(r_idx[i][mi][0])]
-        for r in partners:
-            sel = mi & (r_idx[i] == r) if need_one else mi
-            out_labels.append(_result_labels(many.labels[i], one.labels[r], op, m, names))
-            out_v.append(values[i])
-            out_p.append(present[i] & sel)
-            out_m.append(sel)
+    rows = np.flatnonzero(matched.any(axis=1))
+    if m.card is Cardinality.ONE_TO_ONE or not m.include:
+        # Result labels depend on the many side only: one row per many row.
+        out_labels = [_result_labels(many.labels[i], (), op, m, names) for i in rows.tolist()]
+        out_v = list(values[rows])
+        out_p = list(present[rows])
+        out_m = list(matched[rows])
+    else:
+        for i in rows.tolist():
+            mi = matched[i]
+            for r in np.unique(r_idx[i][mi]).tolist():
+                sel = mi & (r_idx[i] == r)
+                out_labels.append(_result_labels(many.labels[i], one.labels[r], op, m, names))
+                out_v.append(values[i])
+                out_p.append(present[i] & sel)
+                out_m.append(sel)
     if m.fill_rhs is not None:
         # Many-side samples without a partner meet the fill value.
         for i in range(len(many.labels)):
@@ -291,6 +292,9 @@ def _merge_rows(
     return_bool: bool,
     card: Cardinality,
 ) -> VectorSteps:
+    if len(set(labels)) == len(labels):
+        drop = np.full(len(labels), return_bool, dtype=bool)
+        return VectorSteps(labels, np.vstack(vals), np.vstack(pres), drop).compact()
     index: dict[Labels, int] = {}
     mv: list[np.ndarray] = []
     mp: list[np.ndarray] = []

@@ -1,10 +1,18 @@
 """The PromQL evaluator: instant and range queries with Prometheus 3 semantics.
 
+Usage::
+
+    engine = Engine(lookback_delta_ms=300_000, max_samples=50_000_000, timeout_ms=120_000)
+    result = engine.range_query(storage.querier(), "sum(rate(x_total[5m]))", start, end, step)
+    data = result_to_json(result)  # the API's "data" object
+
 Every node is evaluated for all steps of the query at once (see ``values.py``):
-selectors find each step's sample with ``np.searchsorted`` over a series' times,
-range functions work on per-step window bounds, aggregations and binary operators
-work on ``(series, steps)`` arrays. Python loops run over series, groups or window
-positions, never over individual samples.
+selectors pack all series into one sorted key and locate every (series, step)
+sample with one ``np.searchsorted``; range functions run vectorised kernels over
+per-step window bounds; aggregations and binary operators work on
+``(series, steps)`` arrays. Python loops run over series, groups or window
+positions, never over individual samples. Errors raise :class:`QueryError` whose
+``error_type`` is the API's ``errorType``.
 """
 
 from __future__ import annotations
@@ -38,11 +46,11 @@ from tidewatch.promql.ast import (
     eval_duration_expr,
 )
 from tidewatch.promql.errors import Annotations, QueryError
+from tidewatch.promql.packing import pack_arrays, pack_series
 from tidewatch.promql.values import (
     I64,
     Matrix,
     MatrixSeries,
-    RangeSeries,
     RangeSteps,
     ResultValue,
     Sample,
@@ -61,13 +69,22 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Engine",
+    "Matrix",
+    "MatrixSeries",
     "QueryError",
     "QueryResult",
     "QueryStats",
+    "Sample",
+    "Scalar",
+    "String",
+    "Vector",
     "result_to_json",
 ]
 
 MAX_POINTS_PER_SERIES = 11_000
+TOO_MANY_SAMPLES = "query processing would load too many samples into memory in query execution"
+# Upper bound on cells of temporary (series x steps) arrays built at once.
+_CHUNK_CELLS = 1 << 22
 # Labels removed together with the metric name (Prometheus's metadata labels).
 _METADATA_LABELS = frozenset({METRIC_NAME, "__type__", "__unit__"})
 
@@ -165,10 +182,7 @@ class Evaluator:
         if n_samples > self.stats.peak_samples:
             self.stats.peak_samples = n_samples
         if n_samples > self.max_samples:
-            raise QueryError(
-                "execution",
-                "query processing would load too many samples into memory in query execution",
-            )
+            raise QueryError("execution", TOO_MANY_SAMPLES)
 
     # ------------------------------------------------------------ helpers
 
@@ -266,46 +280,53 @@ class Evaluator:
     def select_vector_at(
         self, vs: VectorSelector, times: I64, *, with_ts: bool = False
     ) -> tuple[VectorSteps, Any]:
+        """Each series' latest sample in ``(t - lookback, t]`` for every time ``t``,
+        unless it is a staleness marker; optionally the samples' timestamps."""
         n = len(times)
         if n == 0:
             return VectorSteps.empty(0), None
         if vs.smoothed:
             return self._select_smoothed(vs, times), None
-        mint = int(times.min()) - self.lookback_ms + 1
-        maxt = int(times.max())
-        series = self.querier.select(self._matchers(vs), mint, maxt)
-        labels: list[Labels] = []
-        rows_v: list[np.ndarray] = []
-        rows_p: list[np.ndarray] = []
-        rows_t: list[np.ndarray] = []
-        loaded = 0
-        for k, s in enumerate(series):
-            if k % 256 == 255:
-                self.check()
-            if len(s.ts) == 0:
-                continue
-            idx = np.searchsorted(s.ts, times, side="right") - 1
-            ok = idx >= 0
-            idxc = np.maximum(idx, 0)
-            st = s.ts[idxc]
-            ok &= st > times - self.lookback_ms
-            vals = s.values[idxc]
+        t_min = int(times.min()) - self.lookback_ms + 1
+        t_max = int(times.max())
+        series = self.querier.select(self._matchers(vs), t_min, t_max)
+        self.check()
+        p = pack_series(series, t_min, t_max, drop_stale=False)
+        empty_ts = np.zeros((0, n), dtype=np.int64) if with_ts else None
+        if not p.labels or len(p.ts) == 0:
+            return VectorSteps.empty(n), empty_ts
+        # Row chunks bound the temporary (series x steps) arrays; the dense result
+        # counts against the sample limit as it grows.
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        kept = 0
+        chunk = max(1, _CHUNK_CELLS // n)
+        lookback_start = (times - self.lookback_ms)[None, :]
+        for r0 in range(0, len(p.labels), chunk):
+            self.check()
+            r1 = min(len(p.labels), r0 + chunk)
+            idx = p.locate(times, "right", r0, r1) - 1
+            ok = idx >= p.starts[r0:r1, None]
+            idx = np.maximum(idx, 0)
+            st = p.ts[idx]
+            vals = p.values[idx]
+            ok &= st > lookback_start
             ok &= ~stale_mask(vals)
-            if not ok.any():
+            rows = np.flatnonzero(ok.any(axis=1))
+            if len(rows) == 0:
                 continue
-            labels.append(s.labels)
-            rows_v.append(vals)
-            rows_p.append(ok)
-            if with_ts:
-                rows_t.append(st)
-            loaded += int(ok.sum())
-        self.account(loaded)
-        if not labels:
-            return VectorSteps.empty(n), (np.zeros((0, n), dtype=np.int64) if with_ts else None)
+            kept += len(rows)
+            self.account(kept * n)
+            parts.append((rows + r0, vals[rows], ok[rows], st[rows]))
+        if not parts:
+            return VectorSteps.empty(n), empty_ts
+        rows_all = np.concatenate([x[0] for x in parts])
         vec = VectorSteps(
-            labels, np.vstack(rows_v), np.vstack(rows_p), np.zeros(len(labels), dtype=bool)
+            [p.labels[r] for r in rows_all.tolist()],
+            np.vstack([x[1] for x in parts]),
+            np.vstack([x[2] for x in parts]),
+            np.zeros(len(rows_all), dtype=bool),
         )
-        return vec, (np.vstack(rows_t) if with_ts else None)
+        return vec, (np.vstack([x[3] for x in parts]) if with_ts else None)
 
     def _select_smoothed(self, vs: VectorSelector, times: I64) -> VectorSteps:
         lb = self.lookback_ms
@@ -339,33 +360,39 @@ class Evaluator:
 
     def select_range_at(self, vs: VectorSelector, range_ms: int, times: I64) -> RangeSteps:
         starts = times - np.int64(range_ms)
-        if len(times) == 0:
-            return RangeSteps([], starts, times, range_ms)
         extended = vs.anchored or vs.smoothed
         win_start = starts - self.lookback_ms if extended else starts
         win_end = times + self.lookback_ms if vs.smoothed else times
-        mint = int(win_start.min()) + 1
-        maxt = int(win_end.max())
-        out: list[RangeSeries] = []
-        loaded = 0
-        for k, s in enumerate(self.querier.select(self._matchers(vs), mint, maxt)):
-            if k % 256 == 255:
-                self.check()
-            ts, vals = s.ts, s.values
-            stale = stale_mask(vals)
-            if stale.any():
-                keep = ~stale
-                ts, vals = ts[keep], vals[keep]
-            if len(ts) == 0:
-                continue
-            lo = np.searchsorted(ts, win_start, side="right").astype(np.int64)
-            hi = np.searchsorted(ts, win_end, side="right").astype(np.int64)
-            if not (hi > lo).any():
-                continue
-            loaded += int((hi - lo).max())
-            out.append(RangeSeries(s.labels, ts, vals, lo, hi))
-        self.account(loaded)
-        return RangeSteps(out, starts, times, range_ms, vs.anchored, vs.smoothed)
+        if len(times) == 0:
+            return _empty_range(starts, times, range_ms)
+        t_min = int(win_start.min())
+        t_max = int(win_end.max())
+        series = self.querier.select(self._matchers(vs), t_min + 1, t_max)
+        self.check()
+        p = pack_series(series, t_min, t_max, drop_stale=True)
+        if not p.labels:
+            return _empty_range(starts, times, range_ms)
+        if len(p.labels) * len(times) > self.max_samples:
+            raise QueryError("execution", TOO_MANY_SAMPLES)
+        lo = p.locate(win_start, "right")
+        hi = p.locate(win_end, "right")
+        self.account(int((hi - lo).max(initial=0)) * len(p.labels))
+        rng = RangeSteps(
+            p.labels,
+            p.ts,
+            p.values,
+            p.starts,
+            p.ends,
+            lo,
+            hi,
+            np.zeros(len(p.labels), dtype=bool),
+            starts,
+            times,
+            range_ms,
+            vs.anchored,
+            vs.smoothed,
+        )
+        return rng.take(np.flatnonzero((hi > lo).any(axis=1)))
 
     def subquery(self, sq: SubqueryExpr) -> RangeSteps:
         range_ms = self.duration(sq.range_expr, sq.range_ms)
@@ -374,7 +401,7 @@ class Evaluator:
         times = self.eval_times(sq.at_ms, sq.at_modifier, offset)
         starts = times - np.int64(range_ms)
         if len(times) == 0:
-            return RangeSteps([], starts, times, range_ms)
+            return _empty_range(starts, times, range_ms)
         tmin = int(starts.min())
         tmax = int(times.max())
         # First step strictly after the earliest window start, aligned to multiples of step.
@@ -383,25 +410,59 @@ class Evaluator:
             first += step
         inner_steps = np.arange(first, tmax + 1, step, dtype=np.int64)
         if len(inner_steps) == 0:
-            return RangeSteps([], starts, times, range_ms)
+            return _empty_range(starts, times, range_ms)
         inner = self.child(inner_steps).eval(sq.expr)
-        out: list[RangeSeries] = []
         if isinstance(inner, ScalarSteps):
-            vals = inner.values
-            present = np.ones(len(inner_steps), dtype=bool)
-            inner = VectorSteps([()], vals[None, :], present[None, :], np.zeros(1, dtype=bool))
+            ones = np.ones((1, len(inner_steps)), dtype=bool)
+            inner = VectorSteps([()], inner.values[None, :], ones, np.zeros(1, dtype=bool))
         if not isinstance(inner, VectorSteps):
             raise QueryError("internal", "subquery of a non-vector expression")
-        for i, lbls in enumerate(inner.labels):
-            p = inner.present[i]
-            ts = inner_steps[p]
-            vals = inner.values[i][p]
-            if len(ts) == 0:
-                continue
-            lo = np.searchsorted(ts, starts, side="right").astype(np.int64)
-            hi = np.searchsorted(ts, times, side="right").astype(np.int64)
-            out.append(RangeSeries(lbls, ts, vals, lo, hi, bool(inner.drop_name[i])))
-        return RangeSteps(out, starts, times, range_ms)
+        inner = inner.compact()
+        # Present cells, row by row with ascending times, become the samples.
+        rows, cols = np.nonzero(inner.present)
+        counts = np.bincount(rows, minlength=len(inner.labels)).astype(np.int64)
+        p = pack_arrays(
+            inner.labels,
+            inner_steps[cols],
+            inner.values[rows, cols],
+            counts,
+            min(tmin, int(inner_steps[0])),
+            max(tmax, int(inner_steps[-1])),
+        )
+        lo = p.locate(starts, "right")
+        hi = p.locate(times, "right")
+        rng = RangeSteps(
+            p.labels,
+            p.ts,
+            p.values,
+            p.starts,
+            p.ends,
+            lo,
+            hi,
+            inner.drop_name.copy(),
+            starts,
+            times,
+            range_ms,
+        )
+        return rng.take(np.flatnonzero((hi > lo).any(axis=1)))
+
+
+def _empty_range(starts: I64, times: I64, range_ms: int) -> RangeSteps:
+    n = len(times)
+    empty = np.zeros(0, dtype=np.int64)
+    return RangeSteps(
+        [],
+        empty,
+        np.zeros(0),
+        empty,
+        empty,
+        np.zeros((0, n), dtype=np.int64),
+        np.zeros((0, n), dtype=np.int64),
+        np.zeros(0, dtype=bool),
+        starts,
+        times,
+        range_ms,
+    )
 
 
 class Engine:
@@ -568,17 +629,18 @@ def _to_result(raw: StepValue, steps: I64, is_instant: bool) -> ResultValue:
         return Matrix([MatrixSeries((), steps.copy(), raw.values.copy())])
     if isinstance(raw, RangeSteps):
         out = []
-        for s in raw.series:
-            lo, hi = int(s.lo[0]), int(s.hi[0])
+        for k, lbls in enumerate(raw.labels):
+            lo, hi = int(raw.lo[k, 0]), int(raw.hi[k, 0])
             if hi <= lo:
                 continue
-            lbls = _drop_metadata(s.labels) if s.drop_name else s.labels
+            if raw.drop_name[k]:
+                lbls = _drop_metadata(lbls)
             if raw.anchored or raw.smoothed:
                 ts, vals = windows.extend_window(
-                    s.ts,
-                    s.values,
-                    lo,
-                    hi,
+                    raw.ts[lo:hi],
+                    raw.values[lo:hi],
+                    0,
+                    hi - lo,
                     int(raw.range_start[0]),
                     int(raw.range_end[0]),
                     raw.smoothed,
@@ -586,7 +648,7 @@ def _to_result(raw: StepValue, steps: I64, is_instant: bool) -> ResultValue:
                 if len(ts):
                     out.append(MatrixSeries(lbls, ts, vals))
                 continue
-            out.append(MatrixSeries(lbls, s.ts[lo:hi].copy(), s.values[lo:hi].copy()))
+            out.append(MatrixSeries(lbls, raw.ts[lo:hi].copy(), raw.values[lo:hi].copy()))
         _check_unique([s.labels for s in out])
         return Matrix(out)
     labels = _finalize_labels(raw)

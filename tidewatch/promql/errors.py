@@ -61,6 +61,9 @@ def _special(v: float) -> str | None:
 
 def go_format_f(v: float) -> str:
     """Go's ``strconv.FormatFloat(v, 'f', -1, 64)``: how the API renders sample values."""
+    r = repr(v)
+    if "e" not in r and "n" not in r:  # the common case: plain digits
+        return r[:-2] if r.endswith(".0") else r
     sp = _special(v)
     if sp is not None:
         return sp

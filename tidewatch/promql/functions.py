@@ -468,65 +468,61 @@ def _range_function(ev: Evaluator, node: Call, idx: int) -> VectorSteps:
         ev.eval_scalar(a).values if i != idx and a.type.value == "scalar" else None
         for i, a in enumerate(args)
     ]
-    rng = ev.eval_range(args[idx])
-    if rng.anchored and name not in _ANCHORED_SAFE:
+    sel = _unwrap(args[idx])
+    anchored = isinstance(sel, MatrixSelector) and sel.vs.anchored
+    smoothed = isinstance(sel, MatrixSelector) and sel.vs.smoothed
+    if anchored and name not in _ANCHORED_SAFE:
         raise QueryError(
             "execution",
             f"anchored modifier can only be used with: {', '.join(sorted(_ANCHORED_SAFE))} "
             f"- not with {name}",
         )
-    if rng.smoothed and name not in _SMOOTHED_SAFE:
+    if smoothed and name not in _SMOOTHED_SAFE:
         raise QueryError(
             "execution",
             f"smoothed modifier can only be used with: {', '.join(sorted(_SMOOTHED_SAFE))} "
             f"- not with {name}",
         )
+    rng = ev.eval_range(args[idx])
     if name == "absent_over_time":
-        any_data = np.zeros(n, dtype=bool)
-        for s in rng.series:
-            any_data |= s.hi > s.lo
+        any_data = np.asarray((rng.hi > rng.lo).any(axis=0), dtype=bool)
         return VectorSteps(
             [_absent_labels(_unwrap(args[idx]))],
             np.ones((1, n)),
             (~any_data)[None, :],
             np.ones(1, dtype=bool),
         ).compact()
-    labels: list[Labels] = []
-    rows_v: list[np.ndarray] = []
-    rows_p: list[np.ndarray] = []
-    drops: list[bool] = []
-    keeps_name = name in windows.KEEPS_NAME
-    # Series are concatenated so one kernel call covers many series and all steps;
-    # windows never cross a series boundary, so pairwise and prefix-sum kernels
-    # stay exact.
-    batch = max(1, _BATCH_WINDOWS // max(n, 1))
+    n_series = len(rng.labels)
+    out = np.full((n_series, n), np.nan)
+    ok = np.zeros((n_series, n), dtype=bool)
     if rng.anchored or rng.smoothed:
-        batch = 1  # their kernels binary-search one series' sorted times
-    for b0 in range(0, len(rng.series), batch):
-        ev.check()
-        part = rng.series[b0 : b0 + batch]
-        kernel = _kernel(ev, node, rng, scalars, len(part))
-        sizes = np.array([len(s.ts) for s in part], dtype=np.int64)
-        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        ts = np.concatenate([s.ts for s in part])
-        vals_all = np.concatenate([s.values for s in part])
-        lo = np.concatenate([s.lo + off for s, off in zip(part, offsets.tolist(), strict=True)])
-        hi = np.concatenate([s.hi + off for s, off in zip(part, offsets.tolist(), strict=True)])
-        out, ok = kernel(ts, vals_all, lo, hi)
-        out = out.reshape(len(part), n)
-        ok = ok.reshape(len(part), n)
-        for k, s in enumerate(part):
-            if not ok[k].any():
-                continue
-            labels.append(s.labels)
-            rows_v.append(out[k])
-            rows_p.append(ok[k])
-            drops.append(s.drop_name or not keeps_name)
-            if name in ("rate", "increase"):
-                _maybe_not_counter(ev, s.labels, args[idx].pos[0])
-    if not labels:
+        # Their kernels binary-search one series' sorted times: one series per call.
+        for k in range(n_series):
+            ev.check()
+            s0, s1 = int(rng.starts[k]), int(rng.ends[k])
+            kernel = _kernel(ev, node, rng, scalars, 1)
+            out[k], ok[k] = kernel(rng.ts[s0:s1], rng.values[s0:s1], rng.lo[k] - s0, rng.hi[k] - s0)
+    else:
+        # All series and steps in one kernel call (in row chunks to bound memory);
+        # windows never cross a series boundary, so prefix sums and pairwise
+        # kernels over the concatenated samples stay exact.
+        batch = max(1, _BATCH_WINDOWS // max(n, 1))
+        for b0 in range(0, n_series, batch):
+            ev.check()
+            b1 = min(n_series, b0 + batch)
+            kernel = _kernel(ev, node, rng, scalars, b1 - b0)
+            vals, good = kernel(rng.ts, rng.values, rng.lo[b0:b1].ravel(), rng.hi[b0:b1].ravel())
+            out[b0:b1] = vals.reshape(b1 - b0, n)
+            ok[b0:b1] = good.reshape(b1 - b0, n)
+    rows = np.flatnonzero(ok.any(axis=1))
+    if len(rows) == 0:
         return VectorSteps.empty(n)
-    return VectorSteps(labels, np.vstack(rows_v), np.vstack(rows_p), np.array(drops, dtype=bool))
+    labels = [rng.labels[r] for r in rows.tolist()]
+    if name in ("rate", "increase"):
+        for lbls in labels:
+            _maybe_not_counter(ev, lbls, args[idx].pos[0])
+    drops = rng.drop_name[rows] | (name not in windows.KEEPS_NAME)
+    return VectorSteps(labels, out[rows], ok[rows], drops)
 
 
 _BATCH_WINDOWS = 1 << 22
@@ -663,18 +659,46 @@ def _histogram_quantile(ev: Evaluator, node: Call) -> VectorSteps:
     v = ev.eval_vector(node.args[1])
     _check_quantile(ev, q, node.args[0].pos[0])
     keys, members, les, _ = _bucket_groups(ev, v, node.args[1].pos[0])
+    out_v, out_p = _quantiles(ev, q, v, keys, members, les, node.args[1].pos[0])
+    return VectorSteps(keys, out_v, out_p, np.ones(len(keys), dtype=bool)).compact()
+
+
+def _quantiles(
+    ev: Evaluator,
+    q: F64,
+    v: VectorSteps,
+    keys: list[Labels],
+    members: list[list[int]],
+    les: list[float],
+    pos: int,
+) -> tuple[F64, np.ndarray]:
+    """Quantile of every bucket group at every step. Groups with the same bucket
+    bounds (the usual case: one histogram, many label sets) are stacked side by side
+    as extra columns and computed in one pass."""
     n = ev.n
     out_v = np.full((len(keys), n), np.nan)
     out_p = np.zeros((len(keys), n), dtype=bool)
+    layouts: dict[tuple[float, ...], list[tuple[int, list[int]]]] = {}
     for g, m in enumerate(members):
+        order = sorted(m, key=lambda i: les[i])
+        layouts.setdefault(tuple(les[i] for i in order), []).append((g, order))
+    for layout, groups in layouts.items():
         ev.check()
-        idx = np.array(m, dtype=np.intp)
-        le = np.array([les[i] for i in m])
-        res, ok, fix = bucket_quantile(q, le, v.values[idx], v.present[idx])
-        out_v[g], out_p[g] = res, ok
+        gids = [g for g, _ in groups]
+        idx = np.array([order for _, order in groups], dtype=np.intp)  # (G, k)
+        counts = v.values[idx].transpose(1, 0, 2).reshape(len(layout), -1)
+        present = v.present[idx].transpose(1, 0, 2).reshape(len(layout), -1)
+        res, ok, fix = bucket_quantile(np.tile(q, len(gids)), np.array(layout), counts, present)
+        out_v[gids] = res.reshape(len(gids), n)
+        out_p[gids] = ok.reshape(len(gids), n)
         if fix is not None:
-            _monotonicity_info(ev, keys[g], node.args[1].pos[0], fix, ev.steps)
-    return VectorSteps(keys, out_v, out_p, np.ones(len(keys), dtype=bool)).compact()
+            cols, min_b, max_b, max_diff = fix
+            for gi in np.unique(cols // n).tolist():
+                steps = cols[cols // n == gi] % n
+                _monotonicity_info(
+                    ev, keys[gids[gi]], pos, (steps, min_b, max_b, max_diff), ev.steps
+                )
+    return out_v, out_p
 
 
 def _openmetrics_float(v: float) -> str:
@@ -697,12 +721,9 @@ def _histogram_quantiles(ev: Evaluator, node: Call) -> VectorSteps:
     rows_v: list[np.ndarray] = []
     rows_p: list[np.ndarray] = []
     for q in qs:
-        for g, m in enumerate(members):
-            idx = np.array(m, dtype=np.intp)
-            le = np.array([les[i] for i in m])
-            res, ok, fix = bucket_quantile(q, le, v.values[idx], v.present[idx])
-            if fix is not None:
-                _monotonicity_info(ev, keys[g], node.args[0].pos[0], fix, ev.steps)
+        all_v, all_p = _quantiles(ev, q, v, keys, members, les, node.args[0].pos[0])
+        for g in range(len(members)):
+            res, ok = all_v[g], all_p[g]
             # A quantile that changes between steps labels each step by its value.
             for u in np.unique(q[ok]).tolist():
                 steps = ok & ((q == u) | (np.isnan(q) & math.isnan(u)))

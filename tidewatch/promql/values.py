@@ -124,24 +124,21 @@ class VectorSteps:
 
 
 @dataclass
-class RangeSeries:
-    """One series' samples (staleness markers removed) and, per step, the window
-    ``[lo[j], hi[j])`` of sample indices in that step's range."""
+class RangeSteps:
+    """A range vector at every step. All series' samples (staleness markers removed)
+    are concatenated in ``ts``/``values``; series k owns ``[starts[k], ends[k])`` and
+    its window at step j is ``[lo[k, j], hi[k, j])`` (global indexes).
+    ``range_start``/``range_end`` are the window bounds per step (exclusive start,
+    inclusive end), needed for extrapolation."""
 
-    labels: Labels
+    labels: list[Labels]
     ts: I64
     values: F64
+    starts: I64
+    ends: I64
     lo: I64
     hi: I64
-    drop_name: bool = False
-
-
-@dataclass
-class RangeSteps:
-    """A range vector at every step. ``range_start``/``range_end`` are the window
-    bounds per step (exclusive start, inclusive end), needed for extrapolation."""
-
-    series: list[RangeSeries]
+    drop_name: Bools
     range_start: I64
     range_end: I64
     range_ms: int
@@ -149,6 +146,23 @@ class RangeSteps:
     # lookback delta before the range (and, for smoothed, after it).
     anchored: bool = False
     smoothed: bool = False
+
+    def take(self, rows: npt.NDArray[np.intp]) -> RangeSteps:
+        return RangeSteps(
+            [self.labels[i] for i in rows.tolist()],
+            self.ts,
+            self.values,
+            self.starts[rows],
+            self.ends[rows],
+            self.lo[rows],
+            self.hi[rows],
+            self.drop_name[rows],
+            self.range_start,
+            self.range_end,
+            self.range_ms,
+            self.anchored,
+            self.smoothed,
+        )
 
 
 StepValue = ScalarSteps | StringSteps | VectorSteps | RangeSteps

@@ -373,55 +373,53 @@ def extrapolated_rate(
     is_counter: bool,
     is_rate: bool,
 ) -> KernelResult:
-    """rate/increase/delta with Prometheus's extrapolation rules."""
+    """rate/increase/delta with Prometheus's extrapolation rules.
+
+    Computed for every window with clamped indexes (no per-window masking copies);
+    windows with fewer than two samples are masked out at the end."""
     n = hi - lo
     ok = n >= 2
-    out = _nan(len(lo))
-    if not ok.any():
-        return out, ok
-    lo_ok, hi_ok = lo[ok], hi[ok]
-    first_v = v[lo_ok]
-    last_v = v[hi_ok - 1]
-    first_t = ts[lo_ok]
-    last_t = ts[hi_ok - 1]
+    if not ok.any() or len(v) == 0:
+        return _nan(len(lo)), ok
+    top = len(v) - 1
+    i0 = np.minimum(lo, top)
+    i1 = np.clip(hi - 1, 0, top)
+    first_v = v[i0]
     with np.errstate(all="ignore"):
-        result = last_v - first_v
+        result = v[i1] - first_v
         if is_counter and len(v) >= 2:
             # A drop means the counter restarted: add the value before the drop.
             adds = np.where(v[1:] < v[:-1], v[:-1], 0.0)
             cum = np.concatenate([[0.0], np.cumsum(adds)])
-            corr = cum[hi_ok - 1] - cum[lo_ok]
+            corr = cum[i1] - cum[i0]
             # cumsum of Inf/NaN poisons later windows: recompute those exactly.
-            bad = ~np.isfinite(corr)
+            bad = ~np.isfinite(corr) & ok
             if bad.any():
                 for k in np.flatnonzero(bad).tolist():
-                    a = adds[lo_ok[k] : hi_ok[k] - 1]
+                    a = adds[i0[k] : i1[k]]
                     corr[k] = float(np.sum(a)) if len(a) else 0.0
-            result = result + corr
-        rs = range_start[ok]
-        re_ = range_end[ok]
-        dur_start = (first_t - rs) / 1000.0
-        dur_end = (re_ - last_t) / 1000.0
+            result += corr
+        first_t = ts[i0]
+        last_t = ts[i1]
+        dur_start = (first_t - range_start) / 1000.0
+        dur_end = (range_end - last_t) / 1000.0
         sampled = (last_t - first_t) / 1000.0
-        avg_dur = sampled / (n[ok] - 1)
+        avg_dur = sampled / np.maximum(n - 1, 1)
         threshold = avg_dur * 1.1
-        dur_start = np.where(dur_start >= threshold, avg_dur / 2, dur_start)
+        half = avg_dur / 2
+        np.copyto(dur_start, half, where=dur_start >= threshold)
         if is_counter:
             use_zero = (result > 0) & (first_v >= 0)
-            dur_zero = np.where(
-                use_zero, sampled * (first_v / np.where(use_zero, result, 1.0)), dur_start
-            )
-            dur_start = np.where(dur_zero < dur_start, dur_zero, dur_start)
-        dur_end = np.where(dur_end >= threshold, avg_dur / 2, dur_end)
-        factor = np.where(
-            sampled != 0,
-            (sampled + dur_start + dur_end) / np.where(sampled != 0, sampled, 1.0),
-            1.0,
-        )
+            dur_zero = sampled * (first_v / result)
+            np.copyto(dur_start, dur_zero, where=use_zero & (dur_zero < dur_start))
+        np.copyto(dur_end, half, where=dur_end >= threshold)
+        factor = (sampled + dur_start + dur_end) / sampled
+        np.copyto(factor, 1.0, where=sampled == 0)
         if is_rate:
-            factor = factor / range_s
-        out[ok] = result * factor
-    return out, ok
+            factor /= range_s
+        result *= factor
+    result[~ok] = np.nan
+    return result, ok
 
 
 def instant_rate(ts: I64, v: F64, lo: I64, hi: I64, is_rate: bool) -> KernelResult:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from tidewatch.labels import METRIC_NAME, Labels, from_dict
 from tidewatch.promql.ast import Expr
@@ -142,17 +142,20 @@ class AlertingRule:
                 value=value,
                 active_at_ms=ts_ms,
             )
+        # Work on a copy and swap it in at the end: the HTTP API reads `active`
+        # from the event loop while this runs in a worker thread.
+        active = dict(self.active)
         for lbls, new in found.items():
-            old = self.active.get(lbls)
+            old = active.get(lbls)
             if old is not None and old.state != AlertState.INACTIVE:
                 old.value = new.value
                 old.annotations = new.annotations
                 continue
-            self.active[lbls] = new
+            active[lbls] = new
 
         out: list[tuple[Labels, float]] = []
         active_pending = 0
-        for lbls, a in list(self.active.items()):
+        for lbls, a in list(active.items()):
             if lbls not in found:
                 keep_firing = False
                 if a.state == AlertState.FIRING and self.keep_firing_for_ms > 0:
@@ -163,7 +166,7 @@ class AlertingRule:
                     if a.state == AlertState.PENDING or (
                         a.resolved_at_ms and ts_ms - a.resolved_at_ms > RESOLVED_RETENTION_MS
                     ):
-                        del self.active[lbls]
+                        del active[lbls]
                     if a.state != AlertState.INACTIVE:
                         a.state = AlertState.INACTIVE
                         a.resolved_at_ms = ts_ms
@@ -179,9 +182,8 @@ class AlertingRule:
                 out.append((for_state_series(a), a.active_at_ms / 1000.0))
         if limit > 0 and active_pending > limit:
             self.active = {}
-            raise QueryError(
-                "execution", f"exceeded limit of {limit} with {active_pending} alerts"
-            )
+            raise QueryError("execution", f"exceeded limit of {limit} with {active_pending} alerts")
+        self.active = active
         return out
 
     # ----------------------------------------------------------------- views

@@ -62,7 +62,9 @@ class Group:
         options: GroupOptions,
         restore: bool = False,
         send: SendFunc | None = None,
+        log_failures: bool = True,
     ) -> None:
+        self.log_failures = log_failures
         self.name = gdef.name
         self.file = gdef.file
         self.interval_ms = gdef.interval_ms or interval_ms
@@ -71,6 +73,7 @@ class Group:
         )
         self.limit = gdef.limit
         self.definition = gdef
+        self.definition_index = gdef.index
         self.storage = storage
         self.query = query
         self.options = options
@@ -126,8 +129,7 @@ class Group:
         sample_ts = ts_ms - self.query_offset_ms
         for i, rule in enumerate(self.rules):
             t0 = time.perf_counter()
-            rule.last_eval_ms = now_ms() if ts_ms > 0 else ts_ms
-            rule.last_eval_ms = ts_ms
+            rule.last_eval_ms = now_ms()
             try:
                 samples = rule.eval(
                     ts_ms, self.query, query_offset_ms=self.query_offset_ms, limit=self.limit
@@ -137,20 +139,19 @@ class Group:
                 rule.last_error = exc.message
                 rule.eval_seconds = time.perf_counter() - t0
                 self.failures += 1
-                log.warning("rule %s in group %s failed: %s", rule.name, self.name, exc)
+                if self.log_failures:
+                    log.warning("rule %s in group %s failed: %s", rule.name, self.name, exc)
                 continue
             rule.health = "ok"
             rule.last_error = ""
             if isinstance(rule, AlertingRule) and self.send is not None:
-                due = rule.alerts_to_send(
-                    ts_ms, self.options.resend_delay_ms, self.interval_ms
-                )
+                due = rule.alerts_to_send(ts_ms, self.options.resend_delay_ms, self.interval_ms)
                 if due:
                     to_send.append((rule.expr_text, due))
             self._write(i, samples, sample_ts)
             rule.eval_seconds = time.perf_counter() - t0
         self.evaluations += 1
-        self.last_eval_ms = ts_ms
+        self.last_eval_ms = now_ms()
         self.eval_seconds = time.perf_counter() - start
         return to_send
 

@@ -68,6 +68,7 @@ class GroupDef:
     query_offset_ms: int | None = None  # None: the global rule_query_offset
     limit: int = 0
     labels: dict[str, str] = field(default_factory=dict)
+    index: int = 0  # position in its file, for listing groups in file order
 
 
 # --------------------------------------------------------------------- names
@@ -176,9 +177,7 @@ def _kind(node: Node) -> str:
     return f"!!{str(node.tag).rsplit(':', 1)[-1]} `{node.value}`"
 
 
-def parse_rule_text(
-    text: str, file: str, *, ignore_unknown_fields: bool = False
-) -> list[GroupDef]:
+def parse_rule_text(text: str, file: str, *, ignore_unknown_fields: bool = False) -> list[GroupDef]:
     """Parse and validate one rule file's text; raise :class:`RuleFileError`."""
     try:
         root = compose(text, file)
@@ -197,6 +196,7 @@ def parse_rule_text(
             interval_ms=r.duration(g.get("interval")),
             limit=r.int_(g.get("limit")),
             labels=r.str_map(g.get("labels")),
+            index=len(groups),
         )
         if "query_offset" in g and not _is_null(g["query_offset"]):
             group.query_offset_ms = r.duration(g["query_offset"])

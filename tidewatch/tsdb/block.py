@@ -1,8 +1,9 @@
 """Immutable on-disk blocks: ``<ulid>/meta.json``, ``index`` and ``chunks``.
 
 ``chunks`` is one :class:`Run` (all series sorted by labels, each series' samples
-consecutive, compressed in frames); ``index`` holds the label sets, each series'
-sample offsets and the frame offsets. A block is written under a temporary name,
+consecutive, compressed in frames); ``index`` holds a symbol table, each series'
+labels as symbol numbers, each series' sample offsets and the frame offsets. Label
+sets are only built for series a query returns; postings come from the symbol arrays. A block is written under a temporary name,
 fsynced, then renamed, so a crash never leaves half a block. Reads go through an
 mmap, which stays valid even after retention deletes the directory.
 """
@@ -23,6 +24,7 @@ from sys import intern
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import orjson
 import zstandard
 
@@ -33,7 +35,7 @@ from tidewatch.tsdb.postings import Postings
 
 BLOCK_FRAME = 16384
 BLOCK_LEVEL = 3
-_MAGIC = b"TWBLK001"
+_MAGIC = b"TWBLK002"
 _U64 = struct.Struct("<Q")
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -87,6 +89,16 @@ class BlockMeta:
         )
 
 
+def _symbolize(labels: Sequence[Labels]) -> tuple[list[str], I64, npt.NDArray[np.int32]]:
+    """A sorted symbol table and each series' labels as symbol numbers (name, value, ...)."""
+    symbols = sorted({x for lbls in labels for pair in lbls for x in pair})
+    number = {sym: i for i, sym in enumerate(symbols)}
+    flat = [number[x] for lbls in labels for pair in lbls for x in pair]
+    lens = [2 * len(lbls) for lbls in labels]
+    series_offs = np.concatenate(([0], np.cumsum(lens, dtype=np.int64))).astype(np.int64)
+    return symbols, series_offs, np.array(flat, dtype=np.int32)
+
+
 def write_block(
     parent: Path,
     labels: Sequence[Labels],
@@ -113,11 +125,13 @@ def write_block(
             f.write(fr)
         f.flush()
         os.fsync(f.fileno())
-    flat = [[s for pair in lbls for s in pair] for lbls in labels]
-    labels_z = zstandard.ZstdCompressor(level=3).compress(orjson.dumps(flat))
+    symbols, series_offs, series_syms = _symbolize(labels)
+    symbols_z = zstandard.ZstdCompressor(level=3).compress(orjson.dumps(symbols))
     with open(tmp / "index", "wb") as f:
         f.write(_MAGIC)
-        f.write(_U64.pack(len(labels_z)) + labels_z)
+        f.write(_U64.pack(len(symbols_z)) + symbols_z)
+        f.write(_U64.pack(len(labels)) + series_offs.astype("<i8").tobytes())
+        f.write(_U64.pack(len(series_syms)) + series_syms.astype("<i4").tobytes())
         f.write(_U64.pack(len(labels)) + offs.tobytes())
         f.write(_U64.pack(len(frames)) + frame_offs.tobytes())
         f.flush()
@@ -151,7 +165,10 @@ class Block:
                 raise ValueError(f"{path}: not a tidewatch block (Prometheus blocks need import)")
         self.size_bytes = sum(p.stat().st_size for p in path.iterdir() if p.is_file())
         self._lock = threading.Lock()
-        self._labels: list[Labels] | None = None
+        self._symbols: list[str] = []
+        self._series_offs = np.zeros(1, np.int64)
+        self._series_syms = np.zeros(0, np.int32)
+        self._label_cache: dict[int, Labels] = {}
         self._postings: Postings | None = None
         self._run: Run | None = None
         self._mm: mmap.mmap | None = None
@@ -172,29 +189,30 @@ class Block:
             if data[:8] != _MAGIC:
                 raise ValueError(f"{self.path}: not a tidewatch block index")
             pos = 8
+
+            def array(dtype: str, extra: int) -> npt.NDArray[Any]:
+                nonlocal pos
+                (count,) = _U64.unpack_from(data, pos)
+                pos += 8
+                arr = np.frombuffer(data, dtype, count + extra, pos)
+                pos += arr.nbytes
+                return arr
+
             (n,) = _U64.unpack_from(data, pos)
             pos += 8
-            flat = orjson.loads(zstandard.ZstdDecompressor().decompress(data[pos : pos + n]))
+            symbols = orjson.loads(zstandard.ZstdDecompressor().decompress(data[pos : pos + n]))
             pos += n
-            labels: list[Labels] = []
-            for row in flat:
-                it = iter(row)
-                # Interned: the same names and values repeat across blocks and the head.
-                labels.append(tuple((intern(k), intern(v)) for k, v in zip(it, it, strict=True)))
-            (nseries,) = _U64.unpack_from(data, pos)
-            pos += 8
-            offs = np.frombuffer(data, "<i8", nseries + 1, pos).astype(np.int64)
-            pos += 8 * (nseries + 1)
-            (nframes,) = _U64.unpack_from(data, pos)
-            pos += 8
-            frame_offs = np.frombuffer(data, "<i8", nframes + 1, pos).astype(np.int64)
+            series_offs = array("<i8", 1).astype(np.int64)
+            series_syms = array("<i4", 0).astype(np.int32)
+            offs = array("<i8", 1).astype(np.int64)
+            frame_offs = array("<i8", 1).astype(np.int64)
+            nseries, nframes = len(offs) - 1, len(frame_offs) - 1
             try:
                 with open(self.path / "chunks", "rb") as f:
                     if os.fstat(f.fileno()).st_size:
                         self._mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
             except FileNotFoundError:
-                nframes, nseries = 0, 0
-                labels, offs = [], np.zeros(1, np.int64)
+                nseries, nframes, offs = 0, 0, np.zeros(1, np.int64)
             mm = self._mm
             fo = frame_offs.tolist()
 
@@ -202,7 +220,10 @@ class Block:
                 assert mm is not None
                 return mm[fo[k] : fo[k + 1]]
 
-            self._labels = labels
+            # Interned: the same names and values repeat across blocks and the head.
+            self._symbols = [intern(x) for x in symbols]
+            self._series_offs = series_offs
+            self._series_syms = series_syms
             self._run = Run(
                 ids=np.arange(nseries, dtype=np.int64),
                 offs=offs,
@@ -213,11 +234,22 @@ class Block:
                 frame_bytes=frame_bytes,
             )
 
+    def label_of(self, sid: int) -> Labels:
+        """Label set of block series ``sid``, built on first use (most are never asked for)."""
+        hit = self._label_cache.get(sid)
+        if hit is not None:
+            return hit
+        self._load()
+        syms = self._symbols
+        row = self._series_syms[self._series_offs[sid] : self._series_offs[sid + 1]].tolist()
+        lbls = tuple((syms[row[i]], syms[row[i + 1]]) for i in range(0, len(row), 2))
+        self._label_cache[sid] = lbls
+        return lbls
+
     @property
     def labels(self) -> list[Labels]:
-        self._load()
-        assert self._labels is not None
-        return self._labels
+        """Every label set, in series order (compaction reads them all)."""
+        return [self.label_of(i) for i in range(len(self.run.ids))]
 
     @property
     def run(self) -> Run:
@@ -228,10 +260,32 @@ class Block:
     @property
     def postings(self) -> Postings:
         if self._postings is None:
-            p = Postings.build(enumerate(self.labels))
+            p = self._build_postings()
             with self._lock:
                 self._postings = p
         return self._postings
+
+    def _build_postings(self) -> Postings:
+        """Label pair -> series ids, straight from the symbol arrays (no label tuples)."""
+        self._load()
+        syms, offs = self._series_syms, self._series_offs
+        nseries = len(offs) - 1
+        pairs_per_series = np.diff(offs) // 2
+        sids = np.repeat(np.arange(nseries, dtype=np.int64), pairs_per_series)
+        names, values = syms[0::2], syms[1::2]
+        order = np.lexsort((sids, values, names))
+        names, values, sids = names[order], values[order], sids[order]
+        index: dict[str, dict[str, I64]] = {}
+        if len(sids):
+            change = np.flatnonzero((names[1:] != names[:-1]) | (values[1:] != values[:-1])) + 1
+            starts = [0, *change.tolist()]
+            ends = [*change.tolist(), len(sids)]
+            name_list = names[starts].tolist()
+            value_list = values[starts].tolist()
+            symbols = self._symbols
+            for nm, vl, lo, hi in zip(name_list, value_list, starts, ends, strict=True):
+                index.setdefault(symbols[nm], {})[symbols[vl]] = sids[lo:hi]
+        return Postings.from_index(index, np.arange(nseries, dtype=np.int64))
 
     def overlaps(self, mint: int, maxt: int) -> bool:
         """Overlap with the inclusive range [mint, maxt]."""
@@ -239,9 +293,9 @@ class Block:
 
 
 def _empty_index() -> bytes:
-    labels_z = zstandard.ZstdCompressor().compress(b"[]")
-    zero = np.zeros(1, "<i8").tobytes()
-    return _MAGIC + _U64.pack(len(labels_z)) + labels_z + _U64.pack(0) + zero + _U64.pack(0) + zero
+    symbols_z = zstandard.ZstdCompressor().compress(b"[]")
+    zero = _U64.pack(0) + np.zeros(1, "<i8").tobytes()
+    return _MAGIC + _U64.pack(len(symbols_z)) + symbols_z + zero + _U64.pack(0) + zero + zero
 
 
 def is_block_dir(p: Path) -> bool:
@@ -250,7 +304,10 @@ def is_block_dir(p: Path) -> bool:
 
 def delete_block_dir(p: Path) -> None:
     doomed = p.with_name(p.name + ".tmp-for-deletion")
-    os.replace(p, doomed)
+    try:
+        os.replace(p, doomed)  # atomic: a crash never leaves half a block that looks whole
+    except FileNotFoundError:
+        return
     shutil.rmtree(doomed, ignore_errors=True)
 
 

@@ -8,6 +8,7 @@ does not match, instead of collecting those whose value does.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -22,8 +23,17 @@ class Postings:
     """Append ids in ascending order; lists stay sorted without re-sorting."""
 
     def __init__(self) -> None:
-        self.index: dict[str, dict[str, list[int]]] = {}
+        # Values are lists (head, appended to) or numpy arrays (blocks, immutable).
+        self.index: dict[str, dict[str, Any]] = {}
         self._all: list[int] = []
+        self._all_arr: I64 | None = None
+
+    @classmethod
+    def from_index(cls, index: dict[str, dict[str, I64]], all_ids: I64) -> Postings:
+        p = cls()
+        p.index = dict(index)
+        p._all_arr = all_ids
+        return p
 
     def add(self, sid: int, lbls: Labels) -> None:
         self._all.append(sid)
@@ -45,11 +55,13 @@ class Postings:
         return p
 
     def all_ids(self) -> I64:
+        if self._all_arr is not None:
+            return self._all_arr
         return np.array(self._all, dtype=np.int64)
 
     def ids_for(self, name: str, value: str) -> I64:
         lst = self.index.get(name, {}).get(value)
-        return np.array(lst, dtype=np.int64) if lst else _EMPTY
+        return _EMPTY if lst is None or len(lst) == 0 else np.asarray(lst, dtype=np.int64)
 
     def _union(self, name: str, matcher: Matcher, want: bool) -> I64:
         values = self.index.get(name)
@@ -59,8 +71,8 @@ class Postings:
         if not lists:
             return _EMPTY
         if len(lists) == 1:
-            return np.array(lists[0], dtype=np.int64)
-        return np.unique(np.concatenate([np.array(x, dtype=np.int64) for x in lists]))
+            return np.asarray(lists[0], dtype=np.int64)
+        return np.unique(np.concatenate([np.asarray(x, dtype=np.int64) for x in lists]))
 
     def select(self, matchers: Sequence[Matcher]) -> I64:
         """Sorted ids of series matching every matcher."""

@@ -90,7 +90,7 @@ class TSDBQuerier:
             ids = b.postings.select(matchers)
             if len(ids):
                 sids, ts, vals = b.run.gather(ids, mint, maxt)
-                _split(parts, sids, ts, vals, b.labels.__getitem__)
+                _split(parts, sids, ts, vals, b.label_of)
         if len(refs):
             pieces = [r.gather(refs, mint, maxt) for r in runs]
             pieces = [p for p in pieces if len(p[0])]
@@ -117,8 +117,7 @@ class TSDBQuerier:
             if self._head_overlaps(mint, maxt):
                 found.update(h.labels_of[r] for r in h.select_refs(matchers).tolist())
         for b in blocks:
-            labels = b.labels
-            found.update(labels[i] for i in b.postings.select(matchers).tolist())
+            found.update(b.label_of(i) for i in b.postings.select(matchers).tolist())
         return sorted(found)
 
     def label_names(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> list[str]:

@@ -144,3 +144,15 @@ def test_result_json_shapes(store: MemoryLogStore) -> None:
 def test_instant_log_query_is_rejected(store: MemoryLogStore) -> None:
     with pytest.raises(QueryError):
         LogQLEngine().query_instant(store, '{app="web"}', 10 * S)
+
+
+def test_limit_above_maximum_is_rejected(store: MemoryLogStore) -> None:
+    with pytest.raises(QueryError, match="max entries limit per query exceeded"):
+        LogQLEngine(max_entries_limit=10).query_range(store, '{app="web"}', 0, S, S, "backward", 11)
+
+
+def test_json_duplicate_keys_and_raw_numbers() -> None:
+    st = MemoryLogStore()
+    st.push(lb(app="j"), S, '{"a":1,"a":2,"f":1.50,"n":{"m":7}}')
+    out = run(st, '{app="j"} | json')
+    assert list(out) == [lb(app="j", a="1", f="1.50", n_m="7")]

@@ -107,6 +107,11 @@ class LogQLEngine:
         self.stats = QueryStats()
         expr = self._parse(text)
         if isinstance(expr, ast.LogQuery):
+            if limit > self.max_entries_limit:
+                raise QueryError(
+                    "max entries limit per query exceeded, limit > max_entries_limit_per_query "
+                    f"({limit} > {self.max_entries_limit})"
+                )
             res: Result = self._log_query(store, expr, start_ns, end_ns, direction, limit)
         else:
             if step_ns <= 0:
@@ -168,9 +173,9 @@ class LogQLEngine:
         for chunk in store.select(q.matchers, start_ns, end_ns):
             self._count(chunk.lines)
             p = pipeline.process(chunk)
-            ts = chunk.ts
+            ts = chunk.ts.tolist()
             for k, i in enumerate(p.index):
-                by_labels.setdefault(p.labels[k], []).append((int(ts[i]), p.lines[k]))
+                by_labels.setdefault(p.labels[k], []).append((ts[i], p.lines[k]))
         # Keep the `limit` entries nearest the query's starting edge, over all streams.
         everything = [(t, lb, line) for lb, items in by_labels.items() for t, line in items]
         everything.sort(key=lambda x: x[0], reverse=not forward)
@@ -237,12 +242,12 @@ class LogQLEngine:
         want_bytes = node.op in ("bytes_over_time", "bytes_rate")
         for chunk in store.select(r.query.matchers, int(starts.min()) + 1, int(ends.max()) + 1):
             self._count(chunk.lines)
-            ts = chunk.ts
+            ts = chunk.ts.tolist()
             if unwrap is None:
                 p = pipeline.process(chunk)
                 for k, i in enumerate(p.index):
                     lb = p.labels[k]
-                    series_ts.setdefault(lb, []).append(int(ts[i]))
+                    series_ts.setdefault(lb, []).append(ts[i])
                     if want_bytes:
                         series_vals.setdefault(lb, []).append(float(len(p.lines[k].encode())))
                 continue
@@ -264,7 +269,7 @@ class LogQLEngine:
                     else:
                         lbls = {n: lbls[n] for n in grouping.labels if n in lbls}
                 lb = tuple(sorted(lbls.items()))
-                series_ts.setdefault(lb, []).append(int(ts[i]))
+                series_ts.setdefault(lb, []).append(ts[i])
                 series_vals.setdefault(lb, []).append(v)
         if node.op == "absent_over_time":
             return self._absent(node, series_ts, starts, ends)

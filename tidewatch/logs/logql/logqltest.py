@@ -2,6 +2,11 @@
 
 Each ``eval`` is one case, named ``<file>:<line>``; :func:`run_file` returns the
 outcome of every case so a test can report pass/fail counts per file.
+
+Upstream scripts cover metric queries only. For log (stream) queries this runner adds
+``eval logs from <t0> to <t1> [forward|backward] [limit <n>] <query>``, expecting one
+``{labels} @ <time> "line"`` per returned entry, in the order returned within each
+stream (streams compare as a set); ``expect empty`` and ``expect fail`` work as usual.
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ from tidewatch.logs.logql.values import QueryError
 
 _EVAL_INSTANT = re2.compile(r"^eval\s+instant\s+at\s+(\S+)\s+(.+)$")
 _EVAL_RANGE = re2.compile(r"^eval\s+range\s+from\s+(\S+)\s+to\s+(\S+)\s+step\s+(\S+)\s+(.+)$")
+_EVAL_LOGS = re2.compile(
+    r"^eval\s+logs\s+from\s+(\S+)\s+to\s+(\S+)(?:\s+(forward|backward))?(?:\s+limit\s+(\d+))?\s+(.+)$"
+)
 _REPEAT = re2.compile(r"^\[repeat\s+every\s+(\S+)\s+for\s+(\d+)\]")
 _EXPAND = re2.compile(r"^([-+]?[0-9.eE+-]+|[-+]?Inf|NaN)([+-])([0-9.eE+-]+)x(\d+)$")
 _TIMES = re2.compile(r"^([-+]?[0-9.eE+-]+|[-+]?Inf|NaN)x(\d+)$")
@@ -55,6 +63,7 @@ class Expectation:
     fail_msg: str | None = None
     fail_regex: str | None = None
     ordered: bool = False
+    entries: list[tuple[Labels, int, str]] = field(default_factory=list)  # log queries
 
 
 def strip_comment(line: str) -> str:
@@ -200,11 +209,27 @@ def expand_points(words: list[str]) -> list[float | None]:
     return out
 
 
-def parse_expectations(lines: list[str]) -> Expectation:
+def _parse_entry(line: str) -> tuple[Labels, int, str]:
+    """``{labels} @ <time> "line"`` (or a backtick-quoted line), as log queries expect."""
+    end = _label_block_end(line)
+    labels = parse_labels_text(line[:end])
+    rest = line[end:].strip()
+    if not rest.startswith("@"):
+        raise ScriptError(f"expected '@ <time>' in {line!r}")
+    t_text, _, rest = rest[1:].strip().partition(" ")
+    rest = rest.strip()
+    if len(rest) < 2 or rest[0] not in '"`' or rest[-1] != rest[0]:
+        raise ScriptError(f"expected a quoted line in {line!r}")
+    return labels, _dur_ns(t_text), rest[1:-1]
+
+
+def parse_expectations(lines: list[str], logs: bool = False) -> Expectation:
     exp = Expectation()
     for raw in lines:
         line = raw.strip()
-        if line == "expect empty":
+        if logs and line.startswith("{"):
+            exp.entries.append(_parse_entry(line))
+        elif line == "expect empty":
             exp.empty = True
         elif line.startswith("expect fail"):
             exp.fail = True
@@ -302,15 +327,37 @@ def _check_failure(exc: Exception, exp: Expectation) -> str:
     return ""
 
 
+def check_streams(result: object, exp: Expectation) -> str:
+    """Streams compared as a set; each stream's entries in the order the query returned them."""
+    if not isinstance(result, Streams):
+        return f"expected streams, got {type(result).__name__}"
+    got: dict[Labels, list[tuple[int, str]]] = {s.labels: list(s.entries) for s in result.streams}
+    want: dict[Labels, list[tuple[int, str]]] = {}
+    for lb, t, line in exp.entries:
+        want.setdefault(lb, []).append((t, line))
+    if exp.empty and not want:
+        return "" if not got else f"expected empty, got {got}"
+    if got != want:
+        return f"streams differ: expected {want} | got {got}"
+    return ""
+
+
 def run_eval(engine: LogQLEngine, store: MemoryLogStore, header: str, body: list[str]) -> str:
-    exp = parse_expectations(body)
+    m_logs = _EVAL_LOGS.match(header)
+    exp = parse_expectations(body, logs=m_logs is not None)
     m_inst = _EVAL_INSTANT.match(header)
     m_range = _EVAL_RANGE.match(header)
     try:
+        if m_logs:
+            t0, t1 = _dur_ns(m_logs.group(1)), _dur_ns(m_logs.group(2))
+            direction = m_logs.group(3) or "forward"
+            limit = int(m_logs.group(4) or 1000)
+            result: object = engine.query_range(store, m_logs.group(5), t0, t1, 0, direction, limit)
+            return check_streams(result, exp)
         if m_inst:
             query = m_inst.group(2)
             steps = [_dur_ns(m_inst.group(1))]
-            result: object = engine.query_instant(store, query, steps[0])
+            result = engine.query_instant(store, query, steps[0])
         elif m_range:
             t0, t1, step = (_dur_ns(m_range.group(k)) for k in (1, 2, 3))
             steps = np.arange(t0, t1 + 1, step).tolist()

@@ -480,7 +480,16 @@ class _Parser:
         kind = tok.kind
         if kind == "json":
             self.advance()
-            return ast.JSONParser(self.parse_extractions())
+            start = self.peek().pos
+            extractions = self.parse_extractions()
+            from tidewatch.logs.logql.parsers import parse_json_path
+
+            for _, path in extractions:
+                try:
+                    parse_json_path(path)
+                except ValueError as exc:
+                    self.fail(str(exc), start)
+            return ast.JSONParser(extractions)
         if kind == "logfmt":
             self.advance()
             strict = keep_empty = False

@@ -7,10 +7,12 @@ becomes ``__error_details__``.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 import re2
 
 from tidewatch.matcher import RegexError, compile_regex
@@ -26,6 +28,7 @@ class RegexpParseError(ValueError):
     pass
 
 
+@functools.lru_cache(maxsize=8192)
 def sanitize_key(key: str) -> str:
     key = key.strip()
     if not key:
@@ -69,7 +72,65 @@ def _scalar_text(v: Any) -> str | None:
     return None
 
 
+class _NotFast(Exception):
+    pass
+
+
+def _flatten_fast(prefix: str, obj: dict[str, Any], out: list[tuple[str, str]]) -> int:
+    """Like :func:`_flatten` over an orjson document; returns the number of keys seen.
+    Raises _NotFast for a float (its source text may differ from ``repr``)."""
+    n = 0
+    for k, v in obj.items():
+        n += 1
+        key = f"{prefix}_{_sanitize_part(k)}" if prefix else sanitize_key(k)
+        if isinstance(v, str):
+            out.append((key, v))
+        elif v is True:
+            out.append((key, "true"))
+        elif v is False:
+            out.append((key, "false"))
+        elif isinstance(v, int):
+            out.append((key, str(v)))
+        elif isinstance(v, dict):
+            n += _flatten_fast(key, v, out)
+        elif isinstance(v, float):
+            raise _NotFast
+        elif isinstance(v, list):
+            n += _count_keys(v)
+    return n
+
+
+def _count_keys(v: Any) -> int:
+    if isinstance(v, dict):
+        return len(v) + sum(_count_keys(x) for x in v.values())
+    if isinstance(v, list):
+        return sum(_count_keys(x) for x in v)
+    return 0
+
+
+def _parse_json_fast(line: str) -> list[tuple[str, str]] | None:
+    """orjson keeps the last of duplicate keys and reformats floats; use it only when
+    neither can matter: every key accounted for by a ``":`` and no float values."""
+    try:
+        doc = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(doc, dict):
+        return None
+    out: list[tuple[str, str]] = []
+    try:
+        n_keys = _flatten_fast("", doc, out)
+    except _NotFast:
+        return None
+    if line.count('":') != n_keys:
+        return None  # a duplicate key, spaced colons, or '":' inside a string
+    return out
+
+
 def parse_json_all(line: str) -> list[tuple[str, str]]:
+    fast = _parse_json_fast(line)
+    if fast is not None:
+        return fast
     try:
         doc = _loads(line)
     except ValueError as exc:
@@ -202,11 +263,56 @@ _LOGFMT_ESC = {
 }
 
 
+def _plain_pairs(seg: str) -> list[tuple[str, str | None]] | None:
+    """``k=v`` / bare ``k`` tokens of an unquoted segment, or None if one is malformed."""
+    parts = [t.partition("=") for t in seg.split(" ") if t]
+    if seg.count("=") != sum(1 for p in parts if p[1]) or not all(p[0] for p in parts):
+        return None  # "a=b=c" or "=x"
+    return [(k, v if eq else None) for k, eq, v in parts]
+
+
+def _logfmt_fast(line: str) -> list[tuple[str, str | None]] | None:
+    """Pairs of a well-formed line using ``split``/``partition`` only; None if irregular
+    (escapes, tabs, stray ``=`` or ``"``), which the exact scanner then handles."""
+    if "\\" in line or "\t" in line or "\n" in line or "\r" in line:
+        return None
+    if '"' not in line:
+        return _plain_pairs(line)
+    # Even parts lie outside quotes, odd parts are quoted values.
+    parts = line.split('"')
+    if len(parts) % 2 == 0:
+        return None
+    out: list[tuple[str, str | None]] = []
+    last = len(parts) - 1
+    for idx in range(0, len(parts), 2):
+        seg = parts[idx]
+        if idx > 0 and seg and seg[0] != " ":
+            return None  # text glued to a closing quote
+        quoted_key = None
+        if idx < last:
+            cut = seg.rfind(" ") + 1
+            tail = seg[cut:]
+            if len(tail) < 2 or tail[-1] != "=" or "=" in tail[:-1]:
+                return None
+            quoted_key = tail[:-1]
+            seg = seg[:cut]
+        plain = _plain_pairs(seg)
+        if plain is None:
+            return None
+        out.extend(plain)
+        if quoted_key is not None:
+            out.append((quoted_key, parts[idx + 1]))
+    return out
+
+
 def parse_logfmt(line: str, strict: bool) -> list[tuple[str, str | None]]:
     """Pairs of ``line``; a key without ``=`` or with an empty value gives None/"".
 
     Non-strict mode skips a malformed pair and goes on; strict mode raises.
     """
+    fast = _logfmt_fast(line)
+    if fast is not None:
+        return fast
     out: list[tuple[str, str | None]] = []
     i = 0
     n = len(line)

@@ -268,7 +268,8 @@ def _logfmt_stage(p: ast.LogfmtParser) -> Stage:
         except LineParseError as exc:
             e.set_error(LOGFMT_ERR, str(exc))
             return True
-        pairs: list[tuple[str, str]] = []
+        lbls, stream, meta = e.labels, e.stream, e.meta
+        seen: set[str] = set()
         for key, value in raw:
             if wanted is not None:
                 if key not in wanted:
@@ -280,8 +281,11 @@ def _logfmt_stage(p: ast.LogfmtParser) -> Stage:
                 if not keep_empty and wanted is None:
                     continue
                 value = ""
-            pairs.append((key, value))
-        e.set_parsed(pairs, set())
+            if key in stream or key in meta:
+                key += "_extracted"
+            if key not in seen:  # a duplicate key keeps the first
+                seen.add(key)
+                lbls[key] = value
         return True
 
     return run
@@ -498,7 +502,7 @@ class Pipeline:
         kept_lines: list[str] = []
         kept_labels: list[Labels] = []
         kept_entries: list[Entry] = []
-        ts = chunk.ts
+        ts = chunk.ts.tolist()
         stages = self.stages
         empty_meta: Labels = ()
         for i in idx:
@@ -506,7 +510,7 @@ class Pipeline:
             base = base_cache.get(m)
             if base is None:
                 base = base_cache[m] = _base_labels(chunk.labels, m)
-            e = Entry(lines[i], int(ts[i]), dict(base[0]), stream, base[1])
+            e = Entry(lines[i], ts[i], dict(base[0]), stream, base[1])
             ok = True
             for st in stages:
                 if not st(e):

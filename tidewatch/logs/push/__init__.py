@@ -1,0 +1,1 @@
+"""Loki push request bodies (JSON and protobuf + snappy) decoded into columnar streams."""

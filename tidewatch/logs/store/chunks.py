@@ -1,0 +1,243 @@
+"""Compressed chunks of one stream's entries, appended to numbered segment files.
+
+Record: ``u32 length | u32 crc32 | payload`` (the WAL's framing); payload is
+``u32 header length | JSON header | zstd(columns)``. The header (labels, time bounds,
+counts, WAL sequence range) is all that opening the store reads; bodies are read and
+checked on demand. Segments are append-only; retention rewrites a segment without
+its dropped chunks into a new number and deletes the old file.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import threading
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+import zstandard
+
+from tidewatch.labels import Labels
+from tidewatch.logs.store.columns import I64, decode_columns, encode_columns
+from tidewatch.tsdb.wal import frame
+
+_FRAME = struct.Struct("<II")
+_U32 = struct.Struct("<I")
+SUFFIX = ".chunks"
+
+
+class ChunkCorrupt(Exception):
+    pass
+
+
+@dataclass
+class ChunkRef:
+    labels: Labels
+    segment: int
+    offset: int  # of the frame
+    length: int  # frame + payload
+    mint: int
+    maxt: int
+    entries: int
+    raw_bytes: int  # uncompressed line bytes
+    seq0: int  # WAL sequence numbers of the stream's entries it holds: [seq0, seq1)
+    seq1: int
+    dropped: bool = False
+
+
+class ChunkSegments:
+    def __init__(self, directory: Path, segment_bytes: int, level: int) -> None:
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.segment_bytes = segment_bytes
+        self._cctx = zstandard.ZstdCompressor(level=level)
+        self._lock = threading.Lock()
+        self._current = -1
+        self._file: BinaryIO | None = None
+        self._size = 0
+        self._dirty = False
+        self._readers: dict[int, BinaryIO] = {}
+
+    def path(self, seg: int) -> Path:
+        return self.dir / f"{seg:08d}{SUFFIX}"
+
+    def segments(self) -> list[int]:
+        out = []
+        for p in self.dir.iterdir():
+            if p.name.endswith(SUFFIX) and p.name[: -len(SUFFIX)].isdigit():
+                out.append(int(p.name[: -len(SUFFIX)]))
+        return sorted(out)
+
+    def segment_size(self, seg: int) -> int:
+        try:
+            return self.path(seg).stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    # -- opening -------------------------------------------------------------------
+    def scan(self) -> list[ChunkRef]:
+        """Headers of every intact chunk; a torn tail (crash mid-write) is cut off."""
+        refs: list[ChunkRef] = []
+        for seg in self.segments():
+            refs.extend(self._scan_segment(seg))
+        return refs
+
+    def _scan_segment(self, seg: int) -> list[ChunkRef]:
+        path = self.path(seg)
+        data = path.read_bytes()
+        refs: list[ChunkRef] = []
+        pos, end = 0, len(data)
+        while pos + _FRAME.size + 4 <= end:
+            length, _crc = _FRAME.unpack_from(data, pos)
+            start = pos + _FRAME.size
+            if length < 4 or start + length > end:
+                break
+            (hlen,) = _U32.unpack_from(data, start)
+            try:
+                h = orjson.loads(data[start + 4 : start + 4 + hlen])
+            except orjson.JSONDecodeError:
+                break
+            refs.append(_ref_from_header(h, seg, pos, _FRAME.size + length))
+            pos = start + length
+        if pos < end:
+            with open(path, "r+b") as f:
+                f.truncate(pos)
+        return refs
+
+    # -- writing -------------------------------------------------------------------
+    def write(
+        self, labels: Labels, ts: I64, lines: list[str], metadata: list[Labels] | None, seq0: int
+    ) -> ChunkRef:
+        raw = encode_columns(ts, lines, metadata)
+        body = self._cctx.compress(raw)
+        raw_bytes = sum(map(len, lines))
+        header = {
+            "labels": labels,
+            "mint": int(ts[0]),
+            "maxt": int(ts[-1]),
+            "n": len(lines),
+            "raw": raw_bytes,
+            "seq0": seq0,
+            "seq1": seq0 + len(lines),
+        }
+        hb = orjson.dumps(header)
+        payload = _U32.pack(len(hb)) + hb + body
+        rec = frame(payload)
+        with self._lock:
+            if self._file is None or (
+                self._size > 0 and self._size + len(rec) > self.segment_bytes
+            ):
+                self._open_next_locked()
+            assert self._file is not None
+            offset = self._size
+            self._file.write(rec)
+            self._size += len(rec)
+            self._dirty = True
+            seg = self._current
+        return _ref_from_header(header, seg, offset, len(rec))
+
+    def _open_next_locked(self) -> None:
+        if self._file is not None:
+            os.fsync(self._file.fileno())
+            self._file.close()
+        segs = self.segments()
+        self._current = (segs[-1] if segs else 0) + 1
+        self._file = open(self.path(self._current), "ab", buffering=0)  # noqa: SIM115
+        self._size = 0
+        self._dirty = False
+
+    def sync(self) -> None:
+        with self._lock:
+            if self._file is not None and self._dirty:
+                os.fsync(self._file.fileno())
+                self._dirty = False
+
+    @property
+    def current(self) -> int:
+        return self._current
+
+    # -- reading -------------------------------------------------------------------
+    def reader(self, seg: int) -> BinaryIO:
+        """An open handle; it stays valid after the segment is rewritten or deleted."""
+        with self._lock:
+            f = self._readers.get(seg)
+            if f is None:
+                f = open(self.path(seg), "rb")  # noqa: SIM115
+                self._readers[seg] = f
+            return f
+
+    def read(
+        self, ref: ChunkRef, f: BinaryIO | None = None
+    ) -> tuple[I64, list[str], list[Labels] | None]:
+        fh = f if f is not None else self.reader(ref.segment)
+        data = os.pread(fh.fileno(), ref.length, ref.offset)
+        if len(data) != ref.length:
+            raise ChunkCorrupt(f"chunk at {ref.segment}:{ref.offset} is truncated")
+        _length, crc = _FRAME.unpack_from(data, 0)
+        payload = memoryview(data)[_FRAME.size :]
+        if zlib.crc32(payload) != crc:
+            raise ChunkCorrupt(f"chunk at {ref.segment}:{ref.offset} has a bad checksum")
+        (hlen,) = _U32.unpack_from(payload, 0)
+        raw = zstandard.ZstdDecompressor().decompress(payload[4 + hlen :])
+        return decode_columns(raw)
+
+    # -- retention -----------------------------------------------------------------
+    def rewrite(self, seg: int, keep: list[ChunkRef]) -> None:
+        """Copy ``keep`` (chunks of ``seg``) into a new segment and delete ``seg``."""
+        src = self.reader(seg)
+        with self._lock:
+            if self._file is not None:
+                os.fsync(self._file.fileno())
+                self._file.close()
+                self._file = None
+            segs = self.segments()
+            new = (segs[-1] if segs else 0) + 1
+            tmp = self.dir / f"{new:08d}{SUFFIX}.tmp"
+            pos = 0
+            with open(tmp, "wb") as out:
+                for ref in keep:
+                    out.write(os.pread(src.fileno(), ref.length, ref.offset))
+                    ref.segment, ref.offset = new, pos
+                    pos += ref.length
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, self.path(new))
+            self.path(seg).unlink(missing_ok=True)
+            self._readers.pop(seg, None)
+            _fsync_dir(self.dir)
+
+    def delete(self, seg: int) -> None:
+        with self._lock:
+            if seg == self._current and self._file is not None:
+                self._file.close()
+                self._file = None
+            self.path(seg).unlink(missing_ok=True)
+            self._readers.pop(seg, None)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                os.fsync(self._file.fileno())
+                self._file.close()
+                self._file = None
+            for f in self._readers.values():
+                f.close()
+            self._readers.clear()
+
+
+def _ref_from_header(h: dict[str, Any], seg: int, offset: int, length: int) -> ChunkRef:
+    labels: Labels = tuple((str(k), str(v)) for k, v in h["labels"])
+    return ChunkRef(
+        labels, seg, offset, length, h["mint"], h["maxt"], h["n"], h["raw"], h["seq0"], h["seq1"]
+    )
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,94 @@
+"""Columnar encoding of log entries, shared by WAL records and chunks.
+
+Layout: ``u32 n | u8 flags | i64 first ts | i64 deltas[n-1] | lines | metadata``.
+Lines are one UTF-8 blob joined by ``\\n`` when no line contains a newline (the usual
+case: decoding is one ``split``), else a ``u32`` byte length per line and the blob.
+Delta timestamps keep sorted chunks very compressible.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+
+from tidewatch.labels import Labels
+
+I64 = npt.NDArray[np.int64]
+
+_HEAD = struct.Struct("<IB")
+_U32 = struct.Struct("<I")
+FLAG_JOINED = 1
+FLAG_METADATA = 2
+
+
+def join_lines(lines: list[str]) -> tuple[bytes, bool]:
+    """UTF-8 blob of the lines, and whether it is the newline-joined form."""
+    if not lines:
+        return b"", True
+    joined = "\n".join(lines)
+    if joined.count("\n") == len(lines) - 1:
+        return joined.encode(), True
+    return b"".join(x.encode() for x in lines), False
+
+
+def encode_columns(ts: I64, lines: list[str], metadata: list[Labels] | None) -> bytes:
+    n = len(lines)
+    blob, joined = join_lines(lines)
+    flags = (FLAG_JOINED if joined else 0) | (FLAG_METADATA if metadata else 0)
+    parts = [_HEAD.pack(n, flags)]
+    if n:
+        t = ts.astype("<i8", copy=False)
+        parts.append(t[:1].tobytes())
+        parts.append(np.diff(t).astype("<i8", copy=False).tobytes())
+    if joined:
+        parts.append(_U32.pack(len(blob)))
+    else:
+        lens = np.fromiter((len(x.encode()) for x in lines), np.uint32, n)
+        parts.append(lens.astype("<u4", copy=False).tobytes())
+    parts.append(blob)
+    if metadata:
+        md = orjson.dumps([list(m) for m in metadata])
+        parts.append(_U32.pack(len(md)))
+        parts.append(md)
+    return b"".join(parts)
+
+
+def decode_columns(raw: bytes | memoryview) -> tuple[I64, list[str], list[Labels] | None]:
+    buf = memoryview(raw)
+    n, flags = _HEAD.unpack_from(buf, 0)
+    pos = _HEAD.size
+    if n:
+        first = np.frombuffer(buf, "<i8", 1, pos)
+        deltas = np.frombuffer(buf, "<i8", n - 1, pos + 8)
+        ts = np.empty(n, np.int64)
+        ts[0] = first[0]
+        np.cumsum(deltas, out=ts[1:])
+        ts[1:] += first[0]
+        pos += 8 * n
+    else:
+        ts = np.zeros(0, np.int64)
+    lines: list[str]
+    if flags & FLAG_JOINED:
+        (blen,) = _U32.unpack_from(buf, pos)
+        pos += 4
+        text = bytes(buf[pos : pos + blen]).decode()
+        pos += blen
+        lines = text.split("\n") if n else []
+    else:
+        lens = np.frombuffer(buf, "<u4", n, pos).astype(np.int64)
+        pos += 4 * n
+        ends = np.cumsum(lens) + pos
+        starts = ends - lens
+        data = bytes(buf)
+        lines = [data[a:b].decode() for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+        pos = int(ends[-1]) if n else pos
+    metadata: list[Labels] | None = None
+    if flags & FLAG_METADATA:
+        (mlen,) = _U32.unpack_from(buf, pos)
+        pos += 4
+        items = orjson.loads(bytes(buf[pos : pos + mlen]))
+        metadata = [tuple((k, v) for k, v in m) for m in items]
+    return ts, lines, metadata
