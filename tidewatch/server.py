@@ -19,11 +19,14 @@ from aiohttp import web
 
 from tidewatch.collectors.host import HostCollector
 from tidewatch.collectors.self_metrics import SelfMetrics
+from tidewatch.config.errors import ConfigError, ReloadRefused
 from tidewatch.config.loader import load_config
 from tidewatch.config.model import Config
 from tidewatch.ingest.manager import ScrapeManager
 from tidewatch.progress import ProgressPrinter
 from tidewatch.promql.engine import Engine
+from tidewatch.rules.manager import RuleManager
+from tidewatch.rules.rulefile import RuleFileError
 from tidewatch.tsdb import TSDB, TSDBOptions
 from tidewatch.web.app import build_app
 
@@ -85,7 +88,13 @@ class Tidewatch:
         self.scrape_manager = ScrapeManager(
             self.tsdb, external_labels=self.config.prometheus.global_.external_labels
         )
-        for source in (self.tsdb, self.scrape_manager):
+        self.rule_manager = RuleManager(
+            self.tsdb,
+            self.engine,
+            external_labels=self.config.prometheus.global_.external_labels,
+            external_url=self.config.server.external_url,
+        )
+        for source in (self.tsdb, self.scrape_manager, self.rule_manager):
             self.self_metrics.add_source(source)
 
         app = build_app(self)
@@ -96,7 +105,11 @@ class Tidewatch:
         await site.start()
         log.info("listening on http://%s", self.config.server.listen)
 
-        await self.scrape_manager.apply_config(self.config)
+        try:
+            await self.rule_manager.apply_config(self.config)
+            await self.scrape_manager.apply_config(self.config)
+        except (ConfigError, RuleFileError, ValueError) as exc:
+            raise ReloadRefused(str(exc)) from exc
         self.ready = True
 
     async def reload(self) -> None:
@@ -108,13 +121,15 @@ class Tidewatch:
                 return
             try:
                 new = await asyncio.to_thread(load_config, self.config_path)
-            except Exception:
+                # Storage and listen address are fixed for the life of the process.
+                new.storage = self.config.storage
+                new.server.listen = self.config.server.listen
+                # Rules first: a bad rule file refuses the reload before scraping changes.
+                await self.rule_manager.apply_config(new)
+                await self.scrape_manager.apply_config(new)
+            except (ConfigError, RuleFileError, ValueError) as exc:
                 self.last_reload_success = False
-                raise
-            # Storage and listen address are fixed for the life of the process.
-            new.storage = self.config.storage
-            new.server.listen = self.config.server.listen
-            await self.scrape_manager.apply_config(new)
+                raise ReloadRefused(str(exc)) from exc
             self.config = new
             self.last_reload_success = True
             log.info("configuration reloaded from %s", self.config_path)
@@ -144,6 +159,8 @@ class Tidewatch:
         self.ready = False
         if hasattr(self, "scrape_manager"):
             await self.scrape_manager.stop()
+        if hasattr(self, "rule_manager"):
+            await self.rule_manager.stop()
         if self._runner is not None:
             await self._runner.cleanup()
         if hasattr(self, "tsdb"):

@@ -224,3 +224,43 @@ def test_status_endpoints_and_health(tmp_path: Path, target: MetricsTarget) -> N
         assert "1:" in err.json()["error"]
     finally:
         tw.stop()
+
+
+def test_rules_evaluate_and_show_in_api(tmp_path: Path, target: MetricsTarget) -> None:
+    (tmp_path / "rules.yml").write_text(
+        """
+groups:
+  - name: demo
+    interval: 1s
+    rules:
+      - record: job:demo_requests:sum
+        expr: sum by (job) (demo_requests_total)
+      - alert: TooHot
+        expr: demo_temperature > 20
+        labels:
+          severity: page
+        annotations:
+          summary: "{{ $labels.instance }} is at {{ $value }} degrees"
+"""
+    )
+    text = scrape_config(target).replace(
+        "  scrape_configs:", "  rule_files: [rules.yml]\n  scrape_configs:", 1
+    )
+    cfg = write_config(tmp_path / "tidewatch.yml", text)
+    tw = TidewatchProcess(tmp_path / "data", cfg)
+    tw.start()
+    try:
+        data = tw.wait_for("job:demo_requests:sum", lambda d: len(d["result"]) == 1)
+        assert data["result"][0]["value"][1] == "11"
+        alerts = tw.wait_for("ALERTS", lambda d: len(d["result"]) == 1)["result"]
+        assert alerts[0]["metric"]["alertstate"] == "firing"
+        api_alerts = tw.get("/api/v1/alerts").json()["data"]["alerts"]
+        assert api_alerts[0]["annotations"]["summary"] == f"{target.address} is at 21.5 degrees"
+        groups = tw.get("/api/v1/rules").json()["data"]["groups"]
+        assert [r["name"] for r in groups[0]["rules"]] == ["job:demo_requests:sum", "TooHot"]
+        # A broken rule file is refused on reload; the rules keep running.
+        (tmp_path / "rules.yml").write_text("groups:\n  - name: x\n    rules:\n      - expr: sum(\n")
+        assert tw.post("/-/reload").status == 400
+        assert tw.get("/api/v1/rules").json()["data"]["groups"][0]["name"] == "demo"
+    finally:
+        tw.stop()

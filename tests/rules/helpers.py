@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from tidewatch.labels import Labels, from_dict
 from tidewatch.matcher import Matcher, MatchType
 from tidewatch.promql.engine import Engine
@@ -57,7 +55,3 @@ def series(store: Storage, name: str, t_from: int = 0, t_to: int = 2**62) -> dic
 
 def lbls(**kw: str) -> Labels:
     return from_dict(kw)
-
-
-def isnan(v: object) -> bool:
-    return isinstance(v, float) and math.isnan(v)

@@ -202,3 +202,40 @@ async def test_sends_to_external_alertmanager(tmp_path: Path) -> None:
     finally:
         await manager.stop()
         await runner.cleanup()
+
+
+async def test_loop_restores_for_state_before_writing_alerts(tmp_path: Path) -> None:
+    from tidewatch.labels import from_dict
+
+    store = UnitTestStorage()
+    now = int(time.time() * 1000)
+    # A previous run had this alert pending since 50 minutes ago, and went down 1m ago.
+    for_state = from_dict({"__name__": "ALERTS_FOR_STATE", "alertname": "Slow"})
+    for t in range(now - 50 * 60_000, now - 60_000 + 1, 60_000):
+        store.add(for_state, t, (now - 50 * 60_000) // 1000)
+    rules = """
+groups:
+  - name: slow
+    interval: 100ms
+    rules:
+      - alert: Slow
+        expr: vector(1)
+        for: 1h
+"""
+    manager = RuleManager(store, Engine(), restore=True)
+    try:
+        await manager.apply_config(_config(tmp_path, rules))
+        group = next(iter(manager.groups.values()))
+        rule = group.rules[0]
+        await _wait_for(lambda: group.evaluations >= 1)
+        assert getattr(rule, "restored", True) is False
+        await _wait_for(lambda: getattr(rule, "restored", False))
+        (alert,) = rule.active_alerts()  # type: ignore[union-attr]
+        # 49 of 60 minutes were spent pending: the downtime is added to activeAt.
+        spent = (time.time() * 1000 - alert.active_at_ms) / 60_000
+        assert 48 < spent < 50
+        await _wait_for(lambda: group.evaluations >= 4)
+        alerts = [lbls for lbls in store.series if dict(lbls).get("__name__") == "ALERTS"]
+        assert alerts, "ALERTS is written once the state is restored"
+    finally:
+        await manager.stop()

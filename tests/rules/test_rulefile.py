@@ -181,3 +181,41 @@ def test_check_rules_exit_code_matches_promtool(name: str) -> None:
     assert PROMTOOL is not None
     real = subprocess.run([PROMTOOL, "check", "rules", name], cwd=DATA, capture_output=True)
     assert _check([str(DATA / name)]) == real.returncode
+
+
+def test_rules_data_pages_groups() -> None:
+    from tidewatch.rules.apijson import rules_data
+    from tidewatch.rules.group import Group, GroupOptions
+    from tidewatch.rules.teststore import UnitTestStorage
+
+    text = "groups:\n" + "".join(
+        f"  - name: g{i}\n    rules:\n      - {{record: r{i}, expr: '1'}}\n" for i in range(3)
+    )
+    store = UnitTestStorage()
+    groups = [
+        Group(
+            d,
+            storage=store,
+            query=lambda e, t: [],
+            interval_ms=60_000,
+            query_offset_ms=0,
+            options=GroupOptions(external_labels={}),
+        )
+        for d in parse_rule_text(text, "f.yml")
+    ]
+    page1 = rules_data(groups, group_limit=2)
+    assert [g["name"] for g in page1["groups"]] == ["g0", "g1"]
+    page2 = rules_data(groups, group_limit=2, next_token=page1["groupNextToken"])
+    assert [g["name"] for g in page2["groups"]] == ["g2"] and "groupNextToken" not in page2
+    with pytest.raises(ValueError):
+        rules_data(groups, group_limit=2, next_token="nope")
+    only = rules_data(groups, rule_names={"r1"})
+    assert [g["name"] for g in only["groups"]] == ["g1"]
+    assert only["groups"][0]["rules"][0] == {
+        "name": "r1",
+        "query": "1",
+        "health": "unknown",
+        "evaluationTime": 0.0,
+        "lastEvaluation": "0001-01-01T00:00:00Z",
+        "type": "recording",
+    }

@@ -192,3 +192,17 @@ def test_background_thread_fsyncs_and_seals(
     assert not db.head.frozen and db.head.runs
     assert sum(len(s.ts) for s in select_all(db, "m")) == 400
     db.close()
+
+
+def test_block_deleted_before_first_read_reads_as_empty(tmp_path: Path) -> None:
+    import shutil
+
+    db = open_db(tmp_path, block_duration_ms=HOUR)
+    fill(db, SERIES[:2], T0, 500)
+    db.maintain()
+    db.close()
+    db = open_db(tmp_path, block_duration_ms=HOUR)
+    block = db.blocks[0]
+    shutil.rmtree(block.path)  # as retention would, before any query loaded it
+    assert block.labels == [] and len(block.postings.select([])) == 0
+    db.close()

@@ -10,6 +10,7 @@ from typing import Any
 
 from tidewatch.config import (
     ConfigError,
+    ReloadRefused,
     apply_flag_overrides,
     apply_retention_flag,
     default_config,
@@ -131,6 +132,12 @@ def run(args: argparse.Namespace) -> int:
         pass
     try:
         asyncio.run(server.run_forever())
+    except ReloadRefused as exc:
+        print(
+            f"error: {exc}\nFix it, then check with: tidewatch check config / tidewatch check rules",
+            file=sys.stderr,
+        )
+        return 1
     except OSError as exc:
         print(
             f"error: {exc}\nIs another process using {cfg.server.listen}? "

@@ -13,9 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from tidewatch import __version__
-from tidewatch.cli import cmd_check, cmd_data, cmd_query, cmd_up
-
-SUBCOMMANDS = {"up", "check", "query", "backup", "restore", "import"}
+from tidewatch.cli import cmd_check, cmd_data, cmd_query, cmd_rules, cmd_up
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     cmd_up.register(sub)
     cmd_check.register(sub)
+    cmd_rules.register(sub)
     cmd_query.register(sub)
     cmd_data.register(sub)
     return parser

@@ -3,7 +3,7 @@ file_sd files), loaded into the typed dataclasses of :mod:`tidewatch.config.mode
 with errors that name the file, the line and the field."""
 
 from tidewatch.config.check import check_config_files, check_referenced_files
-from tidewatch.config.errors import ConfigError
+from tidewatch.config.errors import ConfigError, ReloadRefused
 from tidewatch.config.file_sd import file_sd_paths, load_file_sd, load_file_sd_text
 from tidewatch.config.loader import (
     FLAG_NAMES,
@@ -21,6 +21,7 @@ __all__ = [
     "FLAG_NAMES",
     "Config",
     "ConfigError",
+    "ReloadRefused",
     "SizeError",
     "apply_flag_overrides",
     "apply_retention_flag",

@@ -27,3 +27,7 @@ class ConfigError(Exception):
 
     def __str__(self) -> str:
         return self._render()
+
+
+class ReloadRefused(Exception):
+    """A new configuration (or a file it names) was refused; the running one stays."""

@@ -18,7 +18,14 @@ from tidewatch.promql.ast import AggregateExpr
 from tidewatch.promql.errors import QueryError, go_format_f, go_g
 from tidewatch.promql.labelhash import labels_hash
 from tidewatch.promql.values import F64, Bools, ScalarSteps, StringSteps, VectorSteps
-from tidewatch.promql.windows import kahan_inc, kahan_rows, quantile_rows
+from tidewatch.promql.windows import (
+    EPS,
+    PLAIN_SUM_REL_ERROR,
+    kahan_inc,
+    kahan_rows,
+    quantile_rows,
+    variance_rows,
+)
 
 if TYPE_CHECKING:
     from tidewatch.promql.engine import Evaluator
@@ -103,29 +110,34 @@ def _avg(block: F64, mask: Bools, k: int) -> F64:
     return np.where(incremental, mean + c, s / count + c / count)
 
 
-def _variance(block: F64, mask: Bools, k: int) -> F64:
-    rows = len(block)
-    count = np.zeros(rows)
-    mean = np.zeros(rows)
-    acc = np.zeros(rows)
-    for j in range(k):
-        m = mask[:, j]
-        x = block[:, j]
-        first = m & (count == 0)
-        bad = ~np.isfinite(x)
-        cnt = count + 1
-        delta = x - mean
-        nmean = mean + delta / cnt
-        nacc = acc + delta * (x - nmean)
-        # First value: mean = x, acc = 0 (or NaN for NaN/Inf).
-        mean = np.where(first, x, np.where(m & ~bad, nmean, mean))
-        acc = np.where(
-            first,
-            np.where(bad, np.nan, 0.0),
-            np.where(m, np.where(bad, np.nan, nacc), acc),
-        )
-        count = np.where(first, 1, np.where(m & ~bad, cnt, count))
-    return acc / np.maximum(count, 1)
+def _plain_ok(block: F64, mask: Bools) -> tuple[F64, F64, Bools]:
+    """Row sums by numpy, counts, and which rows that sum is exact enough for
+    (error bound far below the result); the rest need Kahan summation."""
+    x = np.where(mask, block, 0.0)
+    with np.errstate(all="ignore"):
+        s = x.sum(axis=1)
+        a = np.abs(x).sum(axis=1)
+        cnt = mask.sum(axis=1).astype(np.float64)
+        exact = (cnt * EPS * a <= PLAIN_SUM_REL_ERROR * np.abs(s)) & np.isfinite(a)
+    return s, cnt, exact
+
+
+def _sum(block: F64, mask: Bools, k: int) -> F64:
+    s, _, exact = _plain_ok(block, mask)
+    if not exact.all():
+        redo = ~exact
+        s[redo] = kahan_rows(block[redo], mask[redo])
+    return s
+
+
+def _mean(block: F64, mask: Bools, k: int) -> F64:
+    s, cnt, exact = _plain_ok(block, mask)
+    with np.errstate(all="ignore"):
+        out = s / np.maximum(cnt, 1)
+    if not exact.all():
+        redo = ~exact
+        out[redo] = _avg(block[redo], mask[redo], k)
+    return out
 
 
 def _minmax(block: F64, mask: Bools, k: int, is_max: bool) -> F64:
@@ -155,9 +167,9 @@ def aggregate(ev: Evaluator, node: AggregateExpr) -> VectorSteps:
     drop = np.array([bool(vec.drop_name[m].any()) for m in members], dtype=bool)
     values, present = vec.values, vec.present
     if op == "sum":
-        out, out_p = _by_size(members, values, present, lambda b, m, k: kahan_rows(b, m))
+        out, out_p = _by_size(members, values, present, _sum)
     elif op == "avg":
-        out, out_p = _by_size(members, values, present, _avg)
+        out, out_p = _by_size(members, values, present, _mean)
     elif op == "count":
         out, out_p = _by_size(members, values, present, lambda b, m, k: m.sum(axis=1).astype(float))
     elif op == "group":
@@ -167,7 +179,7 @@ def aggregate(ev: Evaluator, node: AggregateExpr) -> VectorSteps:
     elif op == "min":
         out, out_p = _by_size(members, values, present, lambda b, m, k: _minmax(b, m, k, False))
     elif op in ("stdvar", "stddev"):
-        out, out_p = _by_size(members, values, present, _variance)
+        out, out_p = _by_size(members, values, present, lambda b, m, k: variance_rows(b, m))
         if op == "stddev":
             out = np.sqrt(out)
     elif op == "quantile":

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime
-import math
 from dataclasses import dataclass, field
 from typing import Any
+
+from tidewatch.gofloat import format_float
 
 
 class QueryError(Exception):
@@ -21,67 +22,14 @@ def execution_error(message: str) -> QueryError:
     return QueryError("execution", message)
 
 
-def _decompose(v: float) -> tuple[str, int]:
-    """Shortest round-trip decimal digits of ``abs(v)`` and the exponent of the first."""
-    s = repr(abs(v))
-    if "e" in s:
-        m, e = s.split("e")
-        digits = m.replace(".", "")
-        exp10 = int(e)
-    else:
-        ip, _, frac = s.partition(".")
-        if ip != "0":
-            digits = ip + frac
-            exp10 = len(ip) - 1
-        else:
-            stripped = frac.lstrip("0")
-            exp10 = -(len(frac) - len(stripped)) - 1
-            digits = stripped
-    digits = digits.lstrip("0").rstrip("0") or "0"
-    return digits, exp10
-
-
-def _fixed(digits: str, exp10: int) -> str:
-    if exp10 >= 0:
-        ip = digits[: exp10 + 1].ljust(exp10 + 1, "0")
-        frac = digits[exp10 + 1 :]
-        return ip + ("." + frac if frac else "")
-    return "0." + "0" * (-exp10 - 1) + digits
-
-
-def _special(v: float) -> str | None:
-    if math.isnan(v):
-        return "NaN"
-    if math.isinf(v):
-        return "+Inf" if v > 0 else "-Inf"
-    if v == 0:
-        return "-0" if math.copysign(1.0, v) < 0 else "0"
-    return None
-
-
 def go_format_f(v: float) -> str:
     """Go's ``strconv.FormatFloat(v, 'f', -1, 64)``: how the API renders sample values."""
-    r = repr(v)
-    if "e" not in r and "n" not in r:  # the common case: plain digits
-        return r[:-2] if r.endswith(".0") else r
-    sp = _special(v)
-    if sp is not None:
-        return sp
-    digits, exp10 = _decompose(v)
-    return ("-" if v < 0 else "") + _fixed(digits, exp10)
+    return format_float(v, "f")
 
 
 def go_g(v: float) -> str:
     """Go's ``%g``/``%v`` for a float64, as Prometheus's messages print numbers."""
-    sp = _special(v)
-    if sp is not None:
-        return sp
-    digits, exp10 = _decompose(v)
-    sign = "-" if v < 0 else ""
-    if exp10 < -4 or exp10 >= 6:  # shortest %g switches to %e at 6 digits
-        mant = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-        return f"{sign}{mant}e{'+' if exp10 >= 0 else '-'}{abs(exp10):02d}"
-    return sign + _fixed(digits, exp10)
+    return format_float(v, "g")
 
 
 @dataclass

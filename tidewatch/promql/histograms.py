@@ -49,10 +49,20 @@ def almost_equal(a: F64, b: F64, eps: float) -> np.ndarray:
 
 def _patterns(present: Bools) -> list[tuple[np.ndarray, np.ndarray]]:
     """(rows present, step columns) for each distinct presence pattern."""
-    if present.shape[1] == 0:
+    k, n = present.shape
+    if n == 0:
         return []
-    uniq, inverse = np.unique(present.T, axis=0, return_inverse=True)
-    inverse = inverse.reshape(-1)
+    if present.all():  # the usual case: every bucket at every step
+        return [(np.arange(k), np.arange(n))]
+    if k <= 62:
+        # One integer code per step (a bit per bucket): a 1-D unique is cheap.
+        weights = np.left_shift(np.uint64(1), np.arange(k, dtype=np.uint64))
+        codes = (present.astype(np.uint64) * weights[:, None]).sum(axis=0)
+        uniq_codes, inverse = np.unique(codes, return_inverse=True)
+        uniq = (uniq_codes[:, None] & weights[None, :]) != 0
+    else:
+        uniq, inverse = np.unique(present.T, axis=0, return_inverse=True)
+    inverse = np.asarray(inverse).reshape(-1)
     out = []
     for p in range(len(uniq)):
         rows = np.flatnonzero(uniq[p])

@@ -7,10 +7,9 @@ files and tests), :func:`prettify` its ``Prettify`` (``/api/v1/format_query``), 
 
 from __future__ import annotations
 
-import math
-from decimal import Decimal
 from typing import Any
 
+from tidewatch import gofloat
 from tidewatch.duration import format_duration
 from tidewatch.matcher import Matcher
 from tidewatch.promql.ast import (
@@ -44,32 +43,12 @@ def format_duration_ms(ms: int) -> str:
 
 def format_float(value: float) -> str:
     """Go's ``strconv.FormatFloat(v, 'f', -1, 64)``: shortest digits, no exponent."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if value == int(value) and abs(value) < 1e16:
-        return str(int(value)) if value != 0 or math.copysign(1, value) > 0 else "-0"
-    text = format(Decimal(repr(value)), "f")
-    return text
+    return gofloat.format_float(value, "f")
 
 
 def format_float_v(value: float) -> str:
     """Go's ``%v`` for a float64: shortest digits, exponent form below 1e-4 or from 1e6."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if value == 0:
-        return "0" if math.copysign(1, value) > 0 else "-0"
-    dec = Decimal(repr(value))
-    exp = dec.adjusted()
-    if -4 <= exp < 6:
-        return format_float(value)
-    digits = "".join(map(str, dec.as_tuple().digits)).rstrip("0") or "0"
-    mant = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-    sign = "-" if value < 0 else ""
-    return f"{sign}{mant}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
+    return gofloat.format_float_v(value)
 
 
 def _label_name(name: str) -> str:

@@ -56,7 +56,7 @@ class Alert:
             return False
         if self.resolved_at_ms > self.last_sent_at_ms:
             return True
-        return self.last_sent_at_ms + resend_delay_ms <= ts_ms
+        return self.last_sent_at_ms + resend_delay_ms < ts_ms
 
 
 class AlertingRule:

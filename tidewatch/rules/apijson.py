@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from tidewatch.gofloat import format_float as go_format_float
 from tidewatch.labels import Labels
 from tidewatch.matcher import Matcher
 from tidewatch.promql.printer import format_expr
 from tidewatch.rules.alerting import Alert, AlertingRule, AlertState
-from tidewatch.rules.gofloat import format_float_e_lower
 from tidewatch.rules.group import Group, Rule
 from tidewatch.rules.recording import RecordingRule
 
@@ -32,7 +33,7 @@ def alert_json(a: Alert) -> dict[str, Any]:
         "annotations": dict(a.annotations),
         "state": str(a.state),
         "activeAt": rfc3339_nano(a.active_at_ms),
-        "value": format_float_e_lower(a.value),
+        "value": go_format_float(a.value, "e"),
     }
     if a.keep_firing_since_ms:
         out["keepFiringSince"] = rfc3339_nano(a.keep_firing_since_ms)
@@ -96,10 +97,22 @@ def rules_data(
     files: Collection[str] = (),
     exclude_alerts: bool = False,
     match: Sequence[Sequence[Matcher]] = (),
+    group_limit: int = 0,
+    next_token: str = "",
 ) -> dict[str, Any]:
-    """``rule_type`` is "", "alert" or "record" (the API's ``type`` parameter)."""
-    out = []
+    """``rule_type`` is "", "alert" or "record" (the API's ``type`` parameter).
+
+    With ``group_limit`` the answer is paged: ``groupNextToken`` names the first group
+    of the next page, and passing it back as ``next_token`` continues from there.
+    """
+    out: list[dict[str, Any]] = []
+    started = not next_token
+    token_out = ""
     for g in groups:
+        if not started:
+            if group_token(g) != next_token:
+                continue
+            started = True
         if group_names and g.name not in group_names:
             continue
         if files and g.file not in files:
@@ -117,6 +130,9 @@ def rules_data(
             rules.append(rule_json(r, exclude_alerts=exclude_alerts))
         if (rule_type or rule_names or match) and not rules:
             continue
+        if group_limit and len(out) == group_limit:
+            token_out = group_token(g)
+            break
         out.append(
             {
                 "name": g.name,
@@ -128,7 +144,17 @@ def rules_data(
                 "lastEvaluation": rfc3339_nano(g.last_eval_ms),
             }
         )
-    return {"groups": out}
+    if next_token and not started:
+        raise ValueError("invalid group_next_token")
+    data: dict[str, Any] = {"groups": out}
+    if token_out:
+        data["groupNextToken"] = token_out
+    return data
+
+
+def group_token(g: Group) -> str:
+    """A stable page token for a group (file and name), as Prometheus derives one."""
+    return hashlib.sha1(f"{g.file};{g.name}".encode(), usedforsecurity=False).hexdigest()
 
 
 def alerts_data(groups: Sequence[Group]) -> dict[str, Any]:

@@ -179,7 +179,10 @@ class RuleManager:
         files: Collection[str] = (),
         exclude_alerts: bool = False,
         match: Sequence[Sequence[Matcher]] = (),
+        group_limit: int = 0,
+        next_token: str = "",
     ) -> dict[str, Any]:
+        """Raises ValueError for an unknown ``next_token``."""
         return rules_data(
             self.ordered_groups(),
             rule_type=rule_type,
@@ -188,6 +191,8 @@ class RuleManager:
             files=files,
             exclude_alerts=exclude_alerts,
             match=match,
+            group_limit=group_limit,
+            next_token=next_token,
         )
 
     def alerts_api(self) -> dict[str, Any]:

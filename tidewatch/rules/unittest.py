@@ -10,9 +10,11 @@ queries over everything written. Messages and exit codes follow promtool's.
 from __future__ import annotations
 
 import datetime as dt
+import glob
 import math
 import os
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TextIO
@@ -23,15 +25,16 @@ from yaml.nodes import Node, ScalarNode
 from tidewatch.config.errors import ConfigError
 from tidewatch.config.yamlnodes import compose
 from tidewatch.duration import format_duration
+from tidewatch.gofloat import format_float as go_format_float
 from tidewatch.labels import Labels, from_dict
 from tidewatch.matcher import MatchType
 from tidewatch.promql.engine import Engine, QueryError
 from tidewatch.promql.errors import go_labels
 from tidewatch.promql.parser import ParseError, parse_metric_selector
+from tidewatch.promql.printer import format_float
 from tidewatch.promql.promqltest import ScriptError, parse_values
 from tidewatch.rules import histnotation
 from tidewatch.rules.alerting import AlertingRule, AlertState
-from tidewatch.rules.gofloat import format_float_e
 from tidewatch.rules.group import Group, GroupOptions
 from tidewatch.rules.query import QueryFunc, engine_query_func
 from tidewatch.rules.rulefile import GroupDef, RuleFileError, _Reader, parse_rule_file
@@ -252,7 +255,7 @@ class _Got:
     def __str__(self) -> str:
         if self.histogram:
             return f"{go_labels(self.labels)} {self.histogram}"
-        return f"{go_labels(self.labels)} {format_float_e(self.value)}"
+        return f"{go_labels(self.labels)} {go_format_float(self.value, 'E')}"
 
 
 def _samples_string(samples: list[_Got]) -> str:
@@ -314,6 +317,7 @@ def run_test_group(
     *,
     fuzzy: bool,
     ignore_unknown_fields: bool,
+    debug_dump: TextIO | None = None,
 ) -> list[str]:
     store = UnitTestStorage()
     hstore = histnotation.HistogramStore()
@@ -383,7 +387,26 @@ def run_test_group(
 
     for case in tg.expr_tests:
         errors.extend(_check_expr(case, query, hstore, mint, fuzzy, engine.lookback_delta_ms))
+    if debug_dump is not None:
+        _dump(store, mint + tg.max_eval_time(), debug_dump)
     return errors
+
+
+def _dump(store: UnitTestStorage, until_ms: int, out: TextIO) -> None:
+    """``--debug``: every series (input and rule output) up to the last eval time,
+    in the layout of Prometheus's matrix String()."""
+    # Rounded up to the next second, as promtool queries a whole-second range.
+    until = (until_ms // 1000 + 1) * 1000
+    print(
+        f"DEBUG: Dump of all data (input_series and rules) at {format_duration(until)}:", file=out
+    )
+    blocks = []
+    for s in store.querier().select([], 0, until):
+        points = "\n".join(
+            f"{format_float(float(v))} @[{int(t)}]" for t, v in zip(s.ts, s.values, strict=True)
+        )
+        blocks.append(f"{go_labels(s.labels)} =>\n{points}")
+    print("\n".join(blocks), file=out)
 
 
 def _check_alerts(tg: TestGroup, groups: list[Group], t: int) -> list[str]:
@@ -487,9 +510,7 @@ def rule_unit_test(path: str, options: RunOptions) -> list[str]:
     rule_files: list[str] = []
     for rf in spec.rule_files:
         full = rf if (not rf or os.path.isabs(rf)) else os.path.normpath(os.path.join(base, rf))
-        import glob as _glob
-
-        matched = sorted(_glob.glob(full))
+        matched = sorted(glob.glob(full))
         if not matched:
             print("  WARNING: no file match pattern", full, file=sys.stderr)
         rule_files.extend(matched)
@@ -501,11 +522,15 @@ def rule_unit_test(path: str, options: RunOptions) -> list[str]:
         seen.add(name)
     run_re = re2.compile("|".join(options.run)) if options.run else None
     errors: list[str] = []
-    for tg in spec.tests:
+    for i, tg in enumerate(spec.tests):
         if run_re is not None and run_re.search(tg.name) is None:
             continue
         if tg.interval_ms == 0:
             tg.interval_ms = eval_interval
+        test_name = tg.name or f"unnamed#{i}"
+        started = time.perf_counter()
+        if options.debug:
+            print(f"DEBUG: Starting test {test_name}", file=sys.stderr)
         errors.extend(
             run_test_group(
                 tg,
@@ -514,8 +539,12 @@ def rule_unit_test(path: str, options: RunOptions) -> list[str]:
                 spec.group_eval_order,
                 fuzzy=spec.fuzzy_compare,
                 ignore_unknown_fields=options.ignore_unknown_fields,
+                debug_dump=sys.stderr if options.debug else None,
             )
         )
+        if options.debug:
+            took = time.perf_counter() - started
+            print(f"DEBUG: Test {test_name} finished, took {took:.3f}s", file=sys.stderr)
     return errors
 
 

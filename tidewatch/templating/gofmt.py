@@ -10,6 +10,7 @@ import numbers
 from collections.abc import Mapping
 from typing import Any
 
+from tidewatch import gofloat
 from tidewatch.templating.gotime import GoDuration, go_time_string
 from tidewatch.templating.lexer import go_quote
 
@@ -56,49 +57,11 @@ def _stringer(v: Any) -> str | None:
     return None
 
 
-def _float_digits(f: float) -> tuple[str, int]:
-    """Shortest round-trip digits and decimal point position of abs(f) (digits "0" for zero)."""
-    r = float.__repr__(abs(float(f)))  # numpy 2 scalars repr as "np.float64(..)"
-    if "e" in r:
-        mant, exp_s = r.split("e")
-        exp = int(exp_s)
-    else:
-        mant, exp = r, 0
-    if "." in mant:
-        ip, fp = mant.split(".")
-    else:
-        ip, fp = mant, ""
-    digits = ip + fp
-    dp = len(ip) + exp
-    stripped = digits.lstrip("0")
-    dp -= len(digits) - len(stripped)
-    digits = stripped.rstrip("0")
-    if not digits:
-        return "0", 1
-    return digits, dp
-
-
 def format_float(f: float, verb: str = "g", prec: int = -1, sharp: bool = False) -> str:
     """strconv.FormatFloat-style formatting; ``prec`` -1 means shortest."""
-    if math.isnan(f):
-        return "NaN"
-    if math.isinf(f):
-        return "+Inf" if f > 0 else "-Inf"
-    if prec >= 0:
-        return f"{f:#.{prec}{verb}}" if sharp else f"{f:.{prec}{verb}}"
-    digits, dp = _float_digits(f)
-    sign = "-" if math.copysign(1.0, f) < 0 else ""
-    exp = dp - 1
-    # Shortest %g switches to an exponent outside [1e-4, 1e6), as Go's strconv does.
-    if verb in "eE" or (verb in "gG" and (exp < -4 or exp >= 6)):
-        mant = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-        e = "e" if verb in "eg" else "E"
-        return f"{sign}{mant}{e}{'-' if exp < 0 else '+'}{abs(exp):02d}"
-    if dp <= 0:
-        return f"{sign}0.{'0' * -dp}{digits}"
-    if dp >= len(digits):
-        return sign + digits + "0" * (dp - len(digits))
-    return f"{sign}{digits[:dp]}.{digits[dp:]}"
+    if prec >= 0 and sharp and not (math.isnan(f) or math.isinf(f)):
+        return f"{f:#.{prec}{verb}}"
+    return gofloat.format_float(f, verb, prec)
 
 
 def render_go_value(v: Any) -> str:

@@ -126,14 +126,18 @@ def write_block(
         f.flush()
         os.fsync(f.fileno())
     symbols, series_offs, series_syms = _symbolize(labels)
-    symbols_z = zstandard.ZstdCompressor(level=3).compress(orjson.dumps(symbols))
+    symbols_json = orjson.dumps(symbols)
+    body = b"".join(
+        [
+            _U64.pack(len(symbols_json)) + symbols_json,
+            _U64.pack(len(labels)) + series_offs.astype("<i8").tobytes(),
+            _U64.pack(len(series_syms)) + series_syms.astype("<i4").tobytes(),
+            _U64.pack(len(labels)) + offs.tobytes(),
+            _U64.pack(len(frames)) + frame_offs.tobytes(),
+        ]
+    )
     with open(tmp / "index", "wb") as f:
-        f.write(_MAGIC)
-        f.write(_U64.pack(len(symbols_z)) + symbols_z)
-        f.write(_U64.pack(len(labels)) + series_offs.astype("<i8").tobytes())
-        f.write(_U64.pack(len(series_syms)) + series_syms.astype("<i4").tobytes())
-        f.write(_U64.pack(len(labels)) + offs.tobytes())
-        f.write(_U64.pack(len(frames)) + frame_offs.tobytes())
+        f.write(_MAGIC + zstandard.ZstdCompressor(level=BLOCK_LEVEL).compress(body))
         f.flush()
         os.fsync(f.fileno())
     meta = BlockMeta(
@@ -188,7 +192,8 @@ class Block:
                 data = _empty_index()
             if data[:8] != _MAGIC:
                 raise ValueError(f"{self.path}: not a tidewatch block index")
-            pos = 8
+            data = zstandard.ZstdDecompressor().decompress(data[8:])
+            pos = 0
 
             def array(dtype: str, extra: int) -> npt.NDArray[Any]:
                 nonlocal pos
@@ -200,7 +205,7 @@ class Block:
 
             (n,) = _U64.unpack_from(data, pos)
             pos += 8
-            symbols = orjson.loads(zstandard.ZstdDecompressor().decompress(data[pos : pos + n]))
+            symbols = orjson.loads(data[pos : pos + n])
             pos += n
             series_offs = array("<i8", 1).astype(np.int64)
             series_syms = array("<i4", 0).astype(np.int32)
@@ -293,9 +298,9 @@ class Block:
 
 
 def _empty_index() -> bytes:
-    symbols_z = zstandard.ZstdCompressor().compress(b"[]")
     zero = _U64.pack(0) + np.zeros(1, "<i8").tobytes()
-    return _MAGIC + _U64.pack(len(symbols_z)) + symbols_z + zero + _U64.pack(0) + zero + zero
+    body = _U64.pack(2) + b"[]" + zero + _U64.pack(0) + zero + zero
+    return _MAGIC + zstandard.ZstdCompressor().compress(body)
 
 
 def is_block_dir(p: Path) -> bool:

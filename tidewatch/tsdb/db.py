@@ -500,4 +500,4 @@ def _checkpoint(
         yield encode_json(REC_EXEMPLARS, rows)
 
 
-__all__ = ["REC_SAMPLES", "TSDB"]
+__all__ = ["TSDB", "DataDirLockedError"]

@@ -1,8 +1,10 @@
 """The head: recent samples in memory, appended in batches.
 
 Committed samples land in a columnar append buffer (ids, times, values). When it is
-full it is *sealed*: sorted by (series, time) and compressed into :class:`Run` s, one
-per block range, so a head cut hands whole runs to the block writer. Per-series
+full it is frozen (still readable) and later *sealed* off the append path (by the
+TSDB's background thread): sorted by (series, time) and compressed into
+:class:`Run` s, one per block range, so a head cut hands whole runs to the block
+writer. Small runs are merged into bigger ones, which compress better. Per-series
 state needed for the ordering checks (last time and value bits) lives in numpy
 arrays indexed by series ref, so a commit checks the whole batch with array ops.
 

@@ -11,12 +11,14 @@ import datetime as dt
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from functools import cmp_to_key
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from tidewatch.alertmanager.alert import Alert, AlertError, validate, wall_clock_ms
+from tidewatch.alertmanager.alert import Alert, AlertError, sort_alerts, validate, wall_clock_ms
+from tidewatch.alertmanager.dispatch import AggregationGroup
 from tidewatch.alertmanager.fingerprint import fingerprint_hex
 from tidewatch.alertmanager.matchers import MatcherParseError, parse_matchers
 from tidewatch.alertmanager.render import masked_yaml
@@ -192,7 +194,7 @@ class AlertmanagerAPI:
         self, a: Alert, receivers: list[str], silenced: list[str], inhibited: list[str]
     ) -> dict[str, Any]:
         state = "suppressed" if silenced or inhibited else "active"
-        return {
+        out = {
             "annotations": dict(sorted(a.annotations.items())),
             "endsAt": format_time(a.ends_at),
             "fingerprint": fingerprint_hex(a.labels),
@@ -203,13 +205,18 @@ class AlertmanagerAPI:
             "generatorURL": a.generator_url,
             "labels": dict(a.labels),
         }
+        if not a.generator_url:
+            del out["generatorURL"]  # omitempty in Alertmanager's model
+        return out
 
-    def _alert_filter(self, request: web.Request) -> Callable[[Alert], dict[str, Any] | None]:
+    def _alert_filter(
+        self, request: web.Request, *, by_receiver: bool = True
+    ) -> Callable[[Alert], dict[str, Any] | None]:
         matchers = parse_filter(request.query.getall("filter", []))
         want_silenced = _bool_param(request, "silenced")
         want_inhibited = _bool_param(request, "inhibited")
         want_active = _bool_param(request, "active")
-        receiver_ok = _receiver_filter(request)
+        receiver_ok = _receiver_filter(request) if by_receiver else None
         d = self.am.dispatcher
         now = self._now()
 
@@ -240,18 +247,32 @@ class AlertmanagerAPI:
         return _json(out)
 
     async def get_groups(self, request: web.Request) -> web.Response:
-        check = self._alert_filter(request)
+        check = self._alert_filter(request, by_receiver=False)
         receiver_ok = _receiver_filter(request)
-        out = []
+        groups: list[tuple[AggregationGroup, list[Alert]]] = []
+        receivers: dict[int, set[str]] = {}
         for ag in self.am.dispatcher.groups():
             if receiver_ok is not None and not receiver_ok(ag.receiver):
                 continue
-            alerts = [j for a in list(ag.alerts.values()) if (j := check(a)) is not None]
+            alerts = [a for a in list(ag.alerts.values()) if check(a) is not None]
             if not alerts:
                 continue
-            alerts.sort(key=lambda j: j["fingerprint"])
+            groups.append((ag, sort_alerts(alerts)))
+            for a in alerts:
+                receivers.setdefault(a.fingerprint, set()).add(ag.receiver)
+        # Alertmanager's order: groups by label set then receiver, alerts as in a
+        # notification, each alert's receivers (of the listed groups) by name.
+        groups.sort(key=cmp_to_key(_group_cmp))
+        out = []
+        for ag, alerts in groups:
+            items = []
+            for a in alerts:
+                j = check(a)
+                assert j is not None
+                j["receivers"] = [{"name": r} for r in sorted(receivers[a.fingerprint])]
+                items.append(j)
             out.append(
-                {"alerts": alerts, "labels": dict(ag.labels), "receiver": {"name": ag.receiver}}
+                {"alerts": items, "labels": dict(ag.labels), "receiver": {"name": ag.receiver}}
             )
         return _json(out)
 
@@ -407,6 +428,31 @@ class AlertmanagerAPI:
 
     async def receivers(self, request: web.Request) -> web.Response:
         return _json([{"name": r.name} for r in self.am.config.receivers])
+
+
+def _label_set_cmp(a: Labels, b: Labels) -> int:
+    """prometheus/common ``LabelSet.Before``: fewer labels first; then, over the
+    sorted union of names, the first difference decides (a missing label first)."""
+    if len(a) != len(b):
+        return -1 if len(a) < len(b) else 1
+    da, db = dict(a), dict(b)
+    for name in sorted(da.keys() | db.keys()):
+        if name not in da:
+            return -1
+        if name not in db:
+            return 1
+        if da[name] != db[name]:
+            return -1 if da[name] < db[name] else 1
+    return 0
+
+
+def _group_cmp(
+    x: tuple[AggregationGroup, list[Alert]], y: tuple[AggregationGroup, list[Alert]]
+) -> int:
+    c = _label_set_cmp(x[0].labels, y[0].labels)
+    if c:
+        return c
+    return (x[0].receiver > y[0].receiver) - (x[0].receiver < y[0].receiver)
 
 
 def _decode_alert(item: Any, i: int) -> Alert:

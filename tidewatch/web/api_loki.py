@@ -28,6 +28,7 @@ from tidewatch.logs.logql.store import StreamChunk
 from tidewatch.logs.logql.values import QueryError
 from tidewatch.logs.push.decode import PushDecodeError, decode_push
 from tidewatch.logs.store.deletes import DeleteRequestError
+from tidewatch.logs.store.prefilter import reader_for
 from tidewatch.matcher import Matcher, matches_all
 from tidewatch.web.api_metadata import build_info
 from tidewatch.web.loki_params import (
@@ -206,7 +207,7 @@ class LokiAPI:
         store = self.store
 
         def run() -> Any:
-            return engine.query_instant(store, text, t, direction, limit)
+            return engine.query_instant(reader_for(store, text), text, t, direction, limit)
 
         self._check_limit(limit)
         result = await asyncio.to_thread(run)
@@ -244,7 +245,8 @@ class LokiAPI:
 
         def run() -> Any:
             run_limit = 0 if interval > 0 else limit
-            res = engine.query_range(store, text, start, end, step, direction, run_limit)
+            reader = reader_for(store, text)
+            res = engine.query_range(reader, text, start, end, step, direction, run_limit)
             if interval > 0 and isinstance(res, Streams):
                 _apply_interval(res, interval, direction.lower() == "forward", limit)
             return res
@@ -316,7 +318,7 @@ class LokiAPI:
         matchers = _selector(params.get("query", ""))
         target = [x for x in params.get("targetLabels", "").split(",") if x]
         by_labels = params.get("aggregateBy", "series") == "labels"
-        names = target or [m.name for m in matchers if not m.matches("")]
+        names = target or list(dict.fromkeys(m.name for m in matchers))
         totals: dict[Labels, int] = {}
         for lb, nbytes in self.store.volume(matchers, start, end):
             d = dict(lb)

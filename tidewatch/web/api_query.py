@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import math
 import time
 from typing import Any
 
 from aiohttp import web
 from multidict import MultiDict
 
+from tidewatch.gofloat import format_float
 from tidewatch.promql.engine import QueryError, QueryResult, result_to_json
 from tidewatch.promql.parser import ParseError, ast_to_json, parse_expr, prettify
 from tidewatch.web.api_metadata import parse_match_params
@@ -81,7 +81,12 @@ class QueryAPI:
             q = self.s.tsdb.querier()
             try:
                 return self.s.engine.instant_query(
-                    q, expr, t, lookback_delta_ms=lookback_ms, timeout_ms=timeout_ms
+                    q,
+                    expr,
+                    t,
+                    lookback_delta_ms=lookback_ms,
+                    timeout_ms=timeout_ms,
+                    query_text=text,
                 )
             finally:
                 q.close()
@@ -108,13 +113,21 @@ class QueryAPI:
                 "Try decreasing the query resolution (?step=XX)"
             )
         timeout_ms, lookback_ms = self._options(params)
-        expr = _parse(params.get("query", ""))
+        text = params.get("query", "")
+        expr = _parse(text)
 
         def run() -> QueryResult:
             q = self.s.tsdb.querier()
             try:
                 return self.s.engine.range_query(
-                    q, expr, start, end, step, lookback_delta_ms=lookback_ms, timeout_ms=timeout_ms
+                    q,
+                    expr,
+                    start,
+                    end,
+                    step,
+                    lookback_delta_ms=lookback_ms,
+                    timeout_ms=timeout_ms,
+                    query_text=text,
                 )
             finally:
                 q.close()
@@ -146,7 +159,7 @@ class QueryAPI:
                 "exemplars": [
                     {
                         "labels": dict(e.labels),
-                        "value": _format_value(e.value),
+                        "value": format_float(e.value, "f"),
                         "timestamp": e.ts / 1000,
                     }
                     for e in exemplars
@@ -183,14 +196,6 @@ def _selectors_of(expr: Any) -> list[str]:
 
     walk(expr)
     return out
-
-
-def _format_value(v: float) -> str:
-    if math.isnan(v):
-        return "NaN"
-    if math.isinf(v):
-        return "+Inf" if v > 0 else "-Inf"
-    return repr(v) if not v.is_integer() else str(int(v)) if abs(v) < 1e21 else repr(v)
 
 
 def _result_response(result: QueryResult, params: MultiDict[str]) -> web.Response:

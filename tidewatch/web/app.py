@@ -11,6 +11,7 @@ from aiohttp.typedefs import Middleware
 
 from tidewatch.web.api_metadata import MetadataAPI
 from tidewatch.web.api_query import QueryAPI
+from tidewatch.web.api_rules import RulesAPI
 from tidewatch.web.lifecycle import LifecycleAPI
 from tidewatch.web.responses import APIError, error_response
 from tidewatch.web.services import Services
@@ -57,6 +58,12 @@ def make_error_middleware(services: Services) -> Middleware:
 def build_app(services: Services) -> web.Application:
     max_body = services.config.server.max_request_bytes
     app = web.Application(middlewares=[make_error_middleware(services)], client_max_size=max_body)
-    for api in (LifecycleAPI(services), MetadataAPI(services), QueryAPI(services)):
+    apis = (
+        LifecycleAPI(services),
+        MetadataAPI(services),
+        QueryAPI(services),
+        RulesAPI(services),
+    )
+    for api in apis:
         app.add_routes(api.routes())
     return app

@@ -7,7 +7,7 @@ import asyncio
 from aiohttp import web
 
 from tidewatch.collectors.host import render_host_metrics
-from tidewatch.config.loader import ConfigError
+from tidewatch.config.errors import ReloadRefused
 from tidewatch.web.services import Services
 
 TEXT_FORMAT = "text/plain; version=0.0.4; charset=utf-8"
@@ -38,7 +38,7 @@ class LifecycleAPI:
     async def reload(self, request: web.Request) -> web.Response:
         try:
             await self.s.reload()
-        except ConfigError as exc:
+        except ReloadRefused as exc:
             # The old configuration keeps running; say why the new one was refused.
             return web.Response(status=400, text=f"failed to reload config: {exc}\n")
         return web.Response(text="")

@@ -13,6 +13,7 @@ from tidewatch.collectors.self_metrics import SelfMetrics
 from tidewatch.config.model import Config
 from tidewatch.ingest.manager import ScrapeManager
 from tidewatch.promql.engine import Engine
+from tidewatch.rules.manager import RuleManager
 from tidewatch.tsdb import TSDB
 
 
@@ -21,6 +22,7 @@ class Services(Protocol):
     tsdb: TSDB
     scrape_manager: ScrapeManager
     engine: Engine
+    rule_manager: RuleManager
     self_metrics: SelfMetrics
     host_collector: HostCollector
     flags: dict[str, str]

@@ -67,9 +67,8 @@ async def test_get_alerts_shape_and_states(
         "startsAt",
         "status",
         "updatedAt",
-        "generatorURL",
         "labels",
-    }
+    }  # generatorURL is omitted when empty, as Alertmanager does
     assert disk["receivers"] == [{"name": "db"}]
     assert disk["annotations"] == {"s": "1"}
     assert disk["status"] == {"inhibitedBy": [], "silencedBy": [], "state": "active"}

@@ -199,3 +199,35 @@ def test_delete_requests_hide_entries(tmp_path: Path) -> None:
     assert store.deletes.cancel(req.request_id)
     assert len(read_all(store, [eq("a", "x")])) == 3
     store.close()
+
+
+def test_dropped_chunks_do_not_come_back_from_the_wal(tmp_path: Path) -> None:
+    o = opts(chunk_target_bytes=100, retention_ns=3600 * S)
+    store = LogStore.open(tmp_path, o)
+    store.push([ps('{a="x"}', [NOW - 2 * 3600 * S], ["o" * 200])])  # cut into a chunk at once
+    store.push([ps('{a="x"}', [NOW], ["n" * 200])])
+    store.maintain(NOW)
+    assert [x[2][0] for x in read_all(store, [eq("a", "x")])] == ["n"]
+    store.close()
+    store = LogStore.open(tmp_path, o)
+    assert [x[2][0] for x in read_all(store, [eq("a", "x")])] == ["n"]
+    store.close()
+
+
+def test_torn_chunk_segment_tail_is_cut(tmp_path: Path) -> None:
+    o = opts(chunk_target_bytes=100)
+    store = LogStore.open(tmp_path, o)
+    store.push([ps('{a="x"}', [NOW], ["z" * 200])])
+    store.flush()
+    store.close()
+    (seg,) = (tmp_path / "chunks").iterdir()
+    with open(seg, "ab") as f:
+        f.write(b"\x50\x00\x00\x00garbage")  # a record cut short by a crash
+    store = LogStore.open(tmp_path, o)
+    assert [x[2] for x in read_all(store, [eq("a", "x")])] == ["z" * 200]
+    store.push([ps('{a="x"}', [NOW + 1], ["after"])])
+    store.flush()
+    store.close()
+    store = LogStore.open(tmp_path, o)
+    assert [x[2] for x in read_all(store, [eq("a", "x")])] == ["z" * 200, "after"]
+    store.close()

@@ -55,7 +55,8 @@ def sorted_map(d: dict[str, Any]) -> dict[str, Any]:
     return {k: d[k] for k in sorted(d)}
 
 
-def dumps(obj: Any) -> bytes:
+def dumps(obj: Any, *, newline: bool = True) -> bytes:
+    """``json.Encoder.Encode`` (newline-terminated) or ``json.Marshal`` (not)."""
     body = orjson.dumps(
         obj,
         default=_default,
@@ -64,4 +65,4 @@ def dumps(obj: Any) -> bytes:
     for raw, esc in _HTML_SAFE:
         if raw in body:
             body = body.replace(raw, esc)
-    return body + b"\n"
+    return body + b"\n" if newline else body

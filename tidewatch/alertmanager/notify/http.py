@@ -50,6 +50,7 @@ class HTTPPoster:
                 headers=hdrs,
                 ssl=self._ssl,
                 allow_redirects=self.config.follow_redirects,
+                proxy=self.config.proxy_url or None,
                 timeout=timeout,
             ) as resp:
                 text = await resp.text(errors="replace")

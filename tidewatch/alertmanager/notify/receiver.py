@@ -15,6 +15,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import aiohttp
 from prometheus_client.core import Metric
@@ -38,6 +39,8 @@ from tidewatch.labels import Labels
 from tidewatch.templating import TemplateError
 
 log = logging.getLogger("tidewatch.alertmanager.notify")
+
+_MAX_REMEMBERED = 10_000
 
 
 class Backoff:
@@ -67,26 +70,24 @@ class NotificationFailed(Exception):
     """Some integration of a receiver could not deliver; the flush is retried."""
 
 
+IntegrationFactory = Callable[[Any, int, aiohttp.ClientSession], Integration]
+
+# By Alertmanager's integration name; e-mail speaks SMTP and needs no HTTP session.
+_FACTORIES: dict[str, IntegrationFactory] = {
+    "webhook": Webhook,
+    "email": lambda cfg, i, _session: Email(cfg, i),
+    "pagerduty": PagerDuty,
+    "slack": Slack,
+    "opsgenie": Opsgenie,
+    "msteams": MSTeams,
+    "telegram": Telegram,
+    "discord": Discord,
+}
+
+
 def build_integrations(rcv: Receiver, session: aiohttp.ClientSession) -> list[Integration]:
-    out: list[Integration] = []
-    for kind, i, cfg in rcv.integrations():
-        if kind == "webhook":
-            out.append(Webhook(cfg, i, session))
-        elif kind == "email":
-            out.append(Email(cfg, i))
-        elif kind == "pagerduty":
-            out.append(PagerDuty(cfg, i, session))
-        elif kind == "slack":
-            out.append(Slack(cfg, i, session))
-        elif kind == "opsgenie":
-            out.append(Opsgenie(cfg, i, session))
-        elif kind == "msteams":
-            out.append(MSTeams(cfg, i, session))
-        elif kind == "telegram":
-            out.append(Telegram(cfg, i, session))
-        elif kind == "discord":
-            out.append(Discord(cfg, i, session))
-    return out
+    """The receiver's typed integrations, in configuration order."""
+    return [_FACTORIES[kind](cfg, i, session) for kind, i, cfg in rcv.integrations()]
 
 
 class ReceiverNotifier:
@@ -117,6 +118,9 @@ class ReceiverNotifier:
         self.config = config
         self.templates = NotificationTemplates(config.templates, self.external_url)
         self._integrations = {r.name: build_integrations(r, self.session) for r in config.receivers}
+        for r in config.receivers:
+            for kind in r.other_configs:
+                log.warning("receiver %s: %s are accepted but not sent by tidewatch", r.name, kind)
         self._delivered.clear()
 
     def self_metrics(self) -> Iterator[Metric]:
@@ -168,6 +172,8 @@ class ReceiverNotifier:
                 errors.append(f"{receiver}/{integ.name}[{integ.index}]: {res}")
                 self._delivered.pop(key, None)
             else:
+                if len(self._delivered) >= _MAX_REMEMBERED:
+                    self._delivered.clear()  # groups that vanished after a failure
                 self._delivered[key] = sent
         if errors:
             raise NotificationFailed("; ".join(errors))

@@ -58,7 +58,8 @@ class NotificationTemplates:
     """Parsed once per configuration; executing is cheap and thread-safe."""
 
     def __init__(self, paths: Iterable[str] = (), external_url: str = "") -> None:
-        self.external_url = external_url.rstrip("/") if external_url.endswith("/") else external_url
+        # Alertmanager prints the URL without a trailing slash ("…/#/alerts" follows).
+        self.external_url = external_url.rstrip("/")
         self.text = Template("", _funcs(), missingkey_zero=True)
         self.html = Template("", _funcs(), missingkey_zero=True, autoescape=True)
         texts = [DEFAULT_TMPL, EMAIL_TMPL]

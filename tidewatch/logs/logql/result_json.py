@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-import numpy as np
-
+from tidewatch.gofloat import format_float
 from tidewatch.logs.logql.engine import (
     MatrixResult,
     QueryStats,
@@ -19,11 +17,7 @@ from tidewatch.logs.logql.engine import (
 
 def format_value(v: float) -> str:
     """Go's ``strconv.FormatFloat(v, 'f', -1, 64)``, as Loki renders sample values."""
-    if math.isnan(v):
-        return "NaN"
-    if math.isinf(v):
-        return "+Inf" if v > 0 else "-Inf"
-    return str(np.format_float_positional(v, trim="-"))
+    return format_float(v, "f")
 
 
 def _seconds(t_ns: int) -> float | int:

@@ -49,7 +49,10 @@ def decode_push(
     body: bytes, content_type: str = "", content_encoding: str = ""
 ) -> list[PushStream]:
     media = content_type.split(";", 1)[0].strip().lower()
-    body = _decompress(body, content_encoding.strip().lower())
+    encoding = content_encoding.strip().lower()
+    if encoding == "snappy" and media != "application/json":
+        encoding = ""  # protobuf pushes are snappy-framed anyway
+    body = _decompress(body, encoding)
     if media == "application/json":
         return decode_json(body)
     try:

@@ -60,6 +60,10 @@ class ChunkSegments:
         self._size = 0
         self._dirty = False
         self._readers: dict[int, BinaryIO] = {}
+        self._local = threading.local()
+        # Segment numbers are never reused, so a (segment, offset) names one chunk forever.
+        segs = self.segments()
+        self._next_seg = (segs[-1] if segs else 0) + 1
 
     def path(self, seg: int) -> Path:
         return self.dir / f"{seg:08d}{SUFFIX}"
@@ -143,8 +147,8 @@ class ChunkSegments:
         if self._file is not None:
             os.fsync(self._file.fileno())
             self._file.close()
-        segs = self.segments()
-        self._current = (segs[-1] if segs else 0) + 1
+        self._current = self._next_seg
+        self._next_seg += 1
         self._file = open(self.path(self._current), "ab", buffering=0)  # noqa: SIM115
         self._size = 0
         self._dirty = False
@@ -169,10 +173,12 @@ class ChunkSegments:
                 self._readers[seg] = f
             return f
 
-    def read(
-        self, ref: ChunkRef, f: BinaryIO | None = None
-    ) -> tuple[I64, list[str], list[Labels] | None]:
-        fh = f if f is not None else self.reader(ref.segment)
+    def read(self, ref: ChunkRef) -> tuple[I64, list[str], list[Labels] | None]:
+        return decode_columns(self.read_raw(ref))
+
+    def read_raw(self, ref: ChunkRef, fh: BinaryIO | None = None) -> bytes:
+        """The chunk's decompressed, checked column bytes (``fh``: a handle taken earlier)."""
+        fh = fh if fh is not None else self.reader(ref.segment)
         data = os.pread(fh.fileno(), ref.length, ref.offset)
         if len(data) != ref.length:
             raise ChunkCorrupt(f"chunk at {ref.segment}:{ref.offset} is truncated")
@@ -181,8 +187,12 @@ class ChunkSegments:
         if zlib.crc32(payload) != crc:
             raise ChunkCorrupt(f"chunk at {ref.segment}:{ref.offset} has a bad checksum")
         (hlen,) = _U32.unpack_from(payload, 0)
-        raw = zstandard.ZstdDecompressor().decompress(payload[4 + hlen :])
-        return decode_columns(raw)
+        dctx = getattr(self._local, "dctx", None)
+        if dctx is None:
+            # Decompression contexts are not thread-safe; one per reading thread.
+            dctx = self._local.dctx = zstandard.ZstdDecompressor()
+        raw: bytes = dctx.decompress(payload[4 + hlen :])
+        return raw
 
     # -- retention -----------------------------------------------------------------
     def rewrite(self, seg: int, keep: list[ChunkRef]) -> None:
@@ -193,8 +203,8 @@ class ChunkSegments:
                 os.fsync(self._file.fileno())
                 self._file.close()
                 self._file = None
-            segs = self.segments()
-            new = (segs[-1] if segs else 0) + 1
+            new = self._next_seg
+            self._next_seg += 1
             tmp = self.dir / f"{new:08d}{SUFFIX}.tmp"
             pos = 0
             with open(tmp, "wb") as out:

@@ -92,3 +92,73 @@ def decode_columns(raw: bytes | memoryview) -> tuple[I64, list[str], list[Labels
         items = orjson.loads(bytes(buf[pos : pos + mlen]))
         metadata = [tuple((k, v) for k, v in m) for m in items]
     return ts, lines, metadata
+
+
+def decode_columns_containing(
+    raw: bytes, needles: list[str]
+) -> tuple[I64, list[str], list[Labels] | None]:
+    """Like :func:`decode_columns`, but only entries whose line contains every needle.
+
+    A literal line filter usually matches few lines: searching the newline-joined blob
+    and materialising only the hit lines skips building a Python string per line.
+    """
+    buf = memoryview(raw)
+    n, flags = _HEAD.unpack_from(buf, 0)
+    if not n or not flags & FLAG_JOINED or any("\n" in x for x in needles):
+        return _filter_decoded(decode_columns(raw), needles)
+    pos = _HEAD.size + 8 * n
+    (blen,) = _U32.unpack_from(buf, pos)
+    start = pos + 4
+    stop = start + blen
+    first = needles[0].encode()
+    # Search in place (no copy of the blob); positions are offsets into ``raw``.
+    hits: list[int] = []
+    at = raw.find(first, start, stop)
+    dense = max(16, n // 16)
+    while at != -1:
+        hits.append(at - start)
+        if len(hits) > dense:
+            return _filter_decoded(decode_columns(raw), needles)
+        at = raw.find(first, at + 1, stop)
+    if not hits:
+        return np.zeros(0, np.int64), [], None
+    newlines = np.flatnonzero(np.frombuffer(raw, np.uint8, blen, start) == 10)
+    rows = np.unique(np.searchsorted(newlines, np.asarray(hits), side="left"))
+    line_start = np.concatenate(([0], newlines + 1)) + start
+    line_end = np.concatenate((newlines, [blen])) + start
+    lines = [raw[line_start[r] : line_end[r]].decode() for r in rows.tolist()]
+    keep = [i for i, line in enumerate(lines) if all(x in line for x in needles[1:])]
+    if len(keep) != len(lines):
+        rows = rows[keep]
+        lines = [lines[i] for i in keep]
+    ts_all, _, md_all = _decode_ts_and_metadata(buf, n, flags, stop)
+    md = [md_all[i] for i in rows.tolist()] if md_all is not None else None
+    return ts_all[rows], lines, md
+
+
+def _decode_ts_and_metadata(
+    buf: memoryview, n: int, flags: int, after_lines: int
+) -> tuple[I64, None, list[Labels] | None]:
+    pos = _HEAD.size
+    first = np.frombuffer(buf, "<i8", 1, pos)
+    deltas = np.frombuffer(buf, "<i8", n - 1, pos + 8)
+    ts = np.empty(n, np.int64)
+    ts[0] = first[0]
+    np.cumsum(deltas, out=ts[1:])
+    ts[1:] += first[0]
+    metadata: list[Labels] | None = None
+    if flags & FLAG_METADATA:
+        (mlen,) = _U32.unpack_from(buf, after_lines)
+        items = orjson.loads(bytes(buf[after_lines + 4 : after_lines + 4 + mlen]))
+        metadata = [tuple((k, v) for k, v in m) for m in items]
+    return ts, None, metadata
+
+
+def _filter_decoded(
+    decoded: tuple[I64, list[str], list[Labels] | None], needles: list[str]
+) -> tuple[I64, list[str], list[Labels] | None]:
+    ts, lines, md = decoded
+    idx = [i for i, line in enumerate(lines) if all(x in line for x in needles)]
+    if len(idx) == len(lines):
+        return decoded
+    return ts[idx], [lines[i] for i in idx], [md[i] for i in idx] if md is not None else None

@@ -45,7 +45,8 @@ class LogStoreOptions:
     chunk_segment_bytes: int = 64 << 20
     # WAL: 0 = fsync before every push is acknowledged; else fsync this often.
     wal_sync_interval_ms: int = 1000
-    wal_checkpoint_bytes: int = 256 << 20
+    # Checkpoint once the WAL is larger than this and than twice the heads' bytes.
+    wal_checkpoint_bytes: int = 64 << 20
     # Retention: 0 = keep forever.
     retention_ns: int = 0
     retention_stream: list[StreamRetention] = field(default_factory=list)

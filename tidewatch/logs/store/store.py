@@ -10,15 +10,18 @@ retention. ``select`` implements the LogQL engine's ``LogReader``.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
+import itertools
 import logging
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -26,6 +29,7 @@ from tidewatch.labels import Labels
 from tidewatch.logs.logql.store import StreamChunk
 from tidewatch.logs.push.decode import PushStream
 from tidewatch.logs.store.chunks import ChunkRef, ChunkSegments
+from tidewatch.logs.store.columns import decode_columns, decode_columns_containing
 from tidewatch.logs.store.deletes import DeleteRequests
 from tidewatch.logs.store.gotime import go_string, rfc3339
 from tidewatch.logs.store.index import LabelIndex
@@ -58,9 +62,11 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, float], None]
 I64 = np.ndarray[Any, np.dtype[np.int64]]
 Subscriber = Callable[[list[StreamChunk]], None]
+_Planned = tuple[ChunkRef, BinaryIO]
 INT64_MAX = (1 << 63) - 1
 INT64_MIN = -(1 << 63)
 MAINTAIN_INTERVAL_S = 15.0
+PREFETCH = 4  # chunks read ahead of the one being decoded
 
 
 @dataclass
@@ -114,11 +120,11 @@ class LogStore:
         self._index = LabelIndex()
         self._next_id = 1
         self._subscribers: list[Subscriber] = []
-        self._cache: OrderedDict[tuple[int, int], tuple[I64, list[str], list[Labels] | None]] = (
-            OrderedDict()
-        )
+        # Decompressed chunk bytes (not Python objects: cheap to hold, quick to decode).
+        self._cache: OrderedDict[tuple[int, int], bytes] = OrderedDict()
         self._cache_bytes = 0
         self._cache_lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
         o = self.options
         self._limiter = RateLimiter(o.ingestion_rate_mb * 1e6, o.ingestion_burst_size_mb * 1e6)
         self._stop = threading.Event()
@@ -414,30 +420,51 @@ class LogStore:
         return out
 
     def select(
-        self, matchers: Sequence[Matcher], start_ns: int, end_ns: int
+        self,
+        matchers: Sequence[Matcher],
+        start_ns: int,
+        end_ns: int,
+        contains: Sequence[str] = (),
     ) -> Iterator[StreamChunk]:
         """Entries with ``start_ns <= ts < end_ns`` of every stream matching ``matchers``;
-        each stream's pieces come in time order (LogQL's ``LogReader``)."""
-        plan: list[tuple[Labels, list[ChunkRef], tuple[I64, list[str], list[Labels] | None] | None]]
+        each stream's pieces come in time order (LogQL's ``LogReader``). With
+        ``contains``, only entries whose line holds every one of those strings (a
+        pre-filter for leading ``|=`` line filters: the pipeline still applies them)."""
+        needles = [x for x in contains if x]
+        plan: list[tuple[Labels, list[_Planned], tuple[I64, list[str], list[Labels] | None] | None]]
         plan = []
         with self._lock:
             for st in self._matching(matchers, start_ns, end_ns):
-                refs = [r for r in st.chunks if r.maxt >= start_ns and r.mint < end_ns]
+                # Copies plus open handles: retention may rewrite segments meanwhile.
+                refs = [
+                    (dataclasses.replace(r), self.chunks.reader(r.segment))
+                    for r in st.chunks
+                    if r.maxt >= start_ns and r.mint < end_ns
+                ]
                 head = None
                 if st.head_lines:
                     ts, lines, md = st.head_columns()
                     head = (ts, list(lines), list(md) if md is not None else None)
                 plan.append((st.labels, refs, head))
             deletes = self.deletes.active()
+        raws = self._prefetched([item for _, refs, _ in plan for item in refs], not needles)
         for labels, refs, head in plan:
             pieces: list[StreamChunk] = []
-            for r in refs:
-                ts, lines, md = self._read_chunk(r)
+            for _ in refs:
+                raw = next(raws)
+                if needles:
+                    ts, lines, md = decode_columns_containing(raw, needles)
+                else:
+                    ts, lines, md = decode_columns(raw)
                 piece = _slice(labels, ts, lines, md, start_ns, end_ns)
                 if piece is not None:
                     pieces.append(piece)
             if head is not None:
                 ts, lines, md = head
+                if needles:
+                    idx = [i for i, x in enumerate(lines) if all(n in x for n in needles)]
+                    ts, lines = ts[idx], [lines[i] for i in idx]
+                    md = [md[i] for i in idx] if md is not None else None
                 if len(ts) > 1 and bool(np.any(ts[1:] < ts[:-1])):
                     order = np.argsort(ts, kind="stable")
                     ts = ts[order]
@@ -455,20 +482,54 @@ class LogStore:
                             continue
                 yield piece
 
-    def _read_chunk(self, ref: ChunkRef) -> tuple[I64, list[str], list[Labels] | None]:
+    def _prefetched(self, items: list[_Planned], keep: bool) -> Iterator[bytes]:
+        """Chunk bytes in order, read and decompressed a few chunks ahead in worker
+        threads (zstd releases the GIL), so decoding overlaps the caller's work."""
+        if len(items) <= 1:
+            for r, fh in items:
+                yield self._read_chunk(r, fh, keep)
+            return
+        pool = self._read_pool()
+        pending: deque[Future[bytes]] = deque()
+        it = iter(items)
+        try:
+            for r, fh in itertools.islice(it, PREFETCH):
+                pending.append(pool.submit(self._read_chunk, r, fh, keep))
+            while pending:
+                raw = pending.popleft().result()
+                nxt = next(it, None)
+                if nxt is not None:
+                    pending.append(pool.submit(self._read_chunk, nxt[0], nxt[1], keep))
+                yield raw
+        finally:
+            for f in pending:
+                f.cancel()
+
+    def _read_pool(self) -> ThreadPoolExecutor:
+        with self._cache_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="logstore-read")
+            return self._pool
+
+    def _read_chunk(self, ref: ChunkRef, fh: BinaryIO, keep: bool = True) -> bytes:
+        """Decompressed chunk bytes, from the cache when there. Filtered reads do not fill
+        the cache: a fresh allocation per chunk costs page faults that cost more than
+        decompressing again into memory malloc reuses."""
         key = (ref.segment, ref.offset)
         with self._cache_lock:
             hit = self._cache.get(key)
             if hit is not None:
                 self._cache.move_to_end(key)
                 return hit
-        value = self.chunks.read(ref)
+        value = self.chunks.read_raw(ref, fh)
+        if not keep:
+            return value
         with self._cache_lock:
             self._cache[key] = value
-            self._cache_bytes += ref.raw_bytes + 64 * ref.entries
+            self._cache_bytes += len(value)
             while self._cache_bytes > self.options.query_cache_bytes and len(self._cache) > 1:
                 _, old = self._cache.popitem(last=False)
-                self._cache_bytes -= sum(map(len, old[1])) + 64 * len(old[1])
+                self._cache_bytes -= len(old)
         return value
 
     def label_names(
@@ -553,20 +614,27 @@ class LogStore:
         while not self._stop.wait(interval):
             try:
                 self.wal.sync()
-                big_wal = self.wal.size_bytes() > self.options.wal_checkpoint_bytes
-                if big_wal or time.monotonic() >= next_maint:
+                if self._wal_needs_checkpoint() or time.monotonic() >= next_maint:
                     self.maintain()
                     next_maint = time.monotonic() + MAINTAIN_INTERVAL_S
             except Exception:
                 log.exception("log store maintenance failed")
 
-    def maintain(self, now_ns: int | None = None) -> None:
-        """Cut old and idle heads, checkpoint the WAL, apply retention."""
+    def _wal_needs_checkpoint(self) -> bool:
+        """A checkpoint rewrites every head, so it pays only once the WAL has grown well
+        past what the heads hold (most of it is then in chunks already)."""
+        with self._lock:
+            heads = sum(st.head_bytes for st in self._streams.values())
+        return self.wal.size_bytes() > max(self.options.wal_checkpoint_bytes, 2 * heads)
+
+    def maintain(self, now_ns: int | None = None, checkpoint: bool | None = None) -> None:
+        """Cut old and idle heads, checkpoint the WAL when it has grown, apply retention."""
         now = time.time_ns() if now_ns is None else now_ns
         with self._maint_lock:
             self._cut_aged(now / 1e9)
             self.chunks.sync()
-            self._checkpoint()
+            if checkpoint or (checkpoint is None and self._wal_needs_checkpoint()):
+                self._checkpoint()
             self._apply_retention(now)
 
     def flush(self) -> None:
@@ -632,6 +700,9 @@ class LogStore:
                 dropped += self._drop_for_size()
             if not dropped:
                 return
+            # Dropped chunks no longer tell replay which WAL entries are flushed: start
+            # from a checkpoint so the WAL cannot bring them back.
+            self._checkpoint()
             for st in list(self._streams.values()):
                 st.chunks = [r for r in st.chunks if not r.dropped]
                 self._recompute_bounds(st)
@@ -687,6 +758,8 @@ class LogStore:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
         self.chunks.sync()
         self.wal.close()
         self.chunks.close()
