@@ -17,6 +17,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tidewatch.alertmanager.embedded import EmbeddedAlertmanager
+from tidewatch.alertmanager.embedded import resolve_config as resolve_alertmanager_config
 from tidewatch.collectors.host import HostCollector
 from tidewatch.collectors.self_metrics import SelfMetrics
 from tidewatch.config.errors import ConfigError, ReloadRefused
@@ -27,6 +29,7 @@ from tidewatch.progress import ProgressPrinter
 from tidewatch.promql.engine import Engine
 from tidewatch.rules.manager import RuleManager
 from tidewatch.rules.rulefile import RuleFileError
+from tidewatch.templating import TemplateError
 from tidewatch.tsdb import TSDB, TSDBOptions
 from tidewatch.web.app import build_app
 
@@ -60,6 +63,7 @@ class Tidewatch:
     config: Config
     config_path: str
     flags: dict[str, str] = field(default_factory=dict)
+    alertmanager_config_path: str = ""
     ready: bool = False
     start_time: float = field(default_factory=time.time)
     last_reload_success: bool = True
@@ -88,13 +92,22 @@ class Tidewatch:
         self.scrape_manager = ScrapeManager(
             self.tsdb, external_labels=self.config.prometheus.global_.external_labels
         )
+        try:
+            am_config = resolve_alertmanager_config(self.config, self.alertmanager_config_path)
+        except ConfigError as exc:
+            raise ReloadRefused(str(exc)) from exc
+        self._embedded_am = EmbeddedAlertmanager(
+            am_config, self.config.storage.path, self.config.server.external_url
+        )
+        self.alertmanager = await self._embedded_am.start()
         self.rule_manager = RuleManager(
             self.tsdb,
             self.engine,
             external_labels=self.config.prometheus.global_.external_labels,
             external_url=self.config.server.external_url,
+            notify=self._embedded_am.receive_from_rules,
         )
-        for source in (self.tsdb, self.scrape_manager, self.rule_manager):
+        for source in (self.tsdb, self.scrape_manager, self.rule_manager, self._embedded_am):
             self.self_metrics.add_source(source)
 
         app = build_app(self)
@@ -124,10 +137,13 @@ class Tidewatch:
                 # Storage and listen address are fixed for the life of the process.
                 new.storage = self.config.storage
                 new.server.listen = self.config.server.listen
-                # Rules first: a bad rule file refuses the reload before scraping changes.
+                new_am = resolve_alertmanager_config(new, self.alertmanager_config_path)
+                # Rules and alertmanager.yml first: a bad file refuses the reload before
+                # scraping changes.
                 await self.rule_manager.apply_config(new)
+                await self._embedded_am.reload(new_am)
                 await self.scrape_manager.apply_config(new)
-            except (ConfigError, RuleFileError, ValueError) as exc:
+            except (ConfigError, RuleFileError, TemplateError, ValueError) as exc:
                 self.last_reload_success = False
                 raise ReloadRefused(str(exc)) from exc
             self.config = new
@@ -161,6 +177,8 @@ class Tidewatch:
             await self.scrape_manager.stop()
         if hasattr(self, "rule_manager"):
             await self.rule_manager.stop()
+        if hasattr(self, "_embedded_am"):
+            await self._embedded_am.stop()
         if self._runner is not None:
             await self._runner.cleanup()
         if hasattr(self, "tsdb"):

@@ -184,3 +184,38 @@ class MetricsTarget:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class WebhookSink:
+    """A loopback HTTP server that records every POSTed JSON body."""
+
+    def __init__(self) -> None:
+        self.bodies: list[Any] = []
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                sink.bodies.append(orjson.loads(self.rfile.read(length)))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait(self, pred: Callable[[list[Any]], bool], timeout: float = 20.0) -> list[Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if pred(self.bodies):
+                return self.bodies
+            time.sleep(0.1)
+        raise AssertionError(f"webhook condition not met in {timeout}s; got {self.bodies}")
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

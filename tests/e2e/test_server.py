@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from tests.e2e.conftest import write_config
-from tests.e2e.harness import MetricsTarget, TidewatchProcess
+from tests.e2e.harness import MetricsTarget, TidewatchProcess, WebhookSink
 
 
 def scrape_config(target: MetricsTarget, extra_jobs: str = "") -> str:
@@ -243,9 +243,21 @@ groups:
           summary: "{{ $labels.instance }} is at {{ $value }} degrees"
 """
     )
+    sink = WebhookSink()
     text = scrape_config(target).replace(
         "  scrape_configs:", "  rule_files: [rules.yml]\n  scrape_configs:", 1
     )
+    text += f"""
+alertmanager:
+  route:
+    receiver: hook
+    group_by: [alertname]
+    group_wait: 0s
+  receivers:
+    - name: hook
+      webhook_configs:
+        - url: {sink.url}
+"""
     cfg = write_config(tmp_path / "tidewatch.yml", text)
     tw = TidewatchProcess(tmp_path / "data", cfg)
     tw.start()
@@ -258,9 +270,19 @@ groups:
         assert api_alerts[0]["annotations"]["summary"] == f"{target.address} is at 21.5 degrees"
         groups = tw.get("/api/v1/rules").json()["data"]["groups"]
         assert [r["name"] for r in groups[0]["rules"]] == ["job:demo_requests:sum", "TooHot"]
+        # The built-in Alertmanager routed it to the webhook and lists it in API v2.
+        (hook,) = sink.wait(lambda b: len(b) >= 1)[:1]
+        assert hook["version"] == "4" and hook["receiver"] == "hook"
+        assert hook["status"] == "firing"
+        assert hook["alerts"][0]["labels"]["alertname"] == "TooHot"
+        am_alerts = tw.get("/api/v2/alerts").json()
+        assert [a["labels"]["alertname"] for a in am_alerts] == ["TooHot"]
         # A broken rule file is refused on reload; the rules keep running.
-        (tmp_path / "rules.yml").write_text("groups:\n  - name: x\n    rules:\n      - expr: sum(\n")
+        (tmp_path / "rules.yml").write_text(
+            "groups:\n  - name: x\n    rules:\n      - expr: sum(\n"
+        )
         assert tw.post("/-/reload").status == 400
         assert tw.get("/api/v1/rules").json()["data"]["groups"][0]["name"] == "demo"
     finally:
         tw.stop()
+        sink.close()

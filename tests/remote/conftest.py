@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from aiohttp import web
@@ -20,10 +20,10 @@ Client = TestClient[Any, Any]
 
 
 def build_remote_app(services: FakeServices) -> web.Application:
-    app = build_app(services)
+    app = build_app(cast(Any, services))
     mounted = {getattr(r.resource, "canonical", "") for r in app.router.routes()}
     if "/api/v1/write" not in mounted:  # until the server mounts RemoteAPI itself
-        app.add_routes(RemoteAPI(services).routes())
+        app.add_routes(RemoteAPI(cast(Any, services)).routes())
     return app
 
 

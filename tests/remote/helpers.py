@@ -11,17 +11,19 @@ V1_TYPE = "application/x-protobuf"
 V2_TYPE = "application/x-protobuf;proto=io.prometheus.write.v2.Request"
 
 
-def v1_body(series: list[tuple[list[tuple[str, str]], list[tuple[int, float]]]], **extra: Any) -> bytes:
+def v1_body(
+    series: list[tuple[list[tuple[str, str]], list[tuple[int, float]]]], **extra: Any
+) -> bytes:
     req = proto.WriteRequest()
     for pairs, samples in series:
         ts = req.timeseries.add()
-        for n, v in pairs:
-            ts.labels.add(name=n, value=v)
+        for name, value in pairs:
+            ts.labels.add(name=name, value=value)
         for t, v in samples:
             ts.samples.add(timestamp=t, value=v)
     for name, mtype, help_text in extra.get("metadata", []):
         req.metadata.add(metric_family_name=name, type=mtype, help=help_text)
-    return req.SerializeToString()  # type: ignore[no-any-return]
+    return bytes(req.SerializeToString())
 
 
 class V2Builder:
@@ -58,7 +60,7 @@ class V2Builder:
 
     def body(self) -> bytes:
         self.req.symbols.extend(sorted(self.symbols, key=self.symbols.__getitem__))
-        return self.req.SerializeToString()  # type: ignore[no-any-return]
+        return bytes(self.req.SerializeToString())
 
 
 def snappy(data: bytes) -> bytes:

@@ -71,7 +71,7 @@ def test_xor_chunk_round_trip_edge_cases() -> None:
         ts = np.cumsum(rng.choice(deltas, size=n)).astype(np.int64) + int(
             rng.integers(-(10**12), 10**12)
         )
-        vals = np.array(rng.choice(values + [float(rng.random())], size=n), np.float64)
+        vals = np.array(rng.choice([*values, float(rng.random())], size=n), np.float64)
         t2, v2 = decode_xor_chunk(encode_xor_chunk(ts, vals))
         assert t2.tolist() == ts.tolist()
         assert v2.view(np.uint64).tolist() == vals.view(np.uint64).tolist()

@@ -24,11 +24,15 @@ def load(db: TSDB, n: int = 300) -> None:
     app = db.appender()
     for i in range(n):
         for job in ("api", "worker"):
-            app.append(0, from_dict({"__name__": "reqs_total", "job": job}), T0 + i * 15_000, float(i))
+            app.append(
+                0, from_dict({"__name__": "reqs_total", "job": job}), T0 + i * 15_000, float(i)
+            )
     app.commit()
 
 
-def read_request(start: int, end: int, matchers: list[tuple[int, str, str]], types: list[int]) -> bytes:
+def read_request(
+    start: int, end: int, matchers: list[tuple[int, str, str]], types: list[int]
+) -> bytes:
     req = proto.ReadRequest()
     q = req.queries.add(start_timestamp_ms=start, end_timestamp_ms=end)
     for mtype, name, value in matchers:
@@ -66,7 +70,10 @@ async def test_read_samples_with_external_labels(make_client: Any, db: TSDB) -> 
     config.prometheus.global_.external_labels = {"cluster": "eu", "job": "ignored"}
     client, _ = await make_client(config)
     body = read_request(
-        T0, T0 + 60_000, [(proto.MATCH_EQ, "__name__", "reqs_total"), (proto.MATCH_EQ, "cluster", "eu")], []
+        T0,
+        T0 + 60_000,
+        [(proto.MATCH_EQ, "__name__", "reqs_total"), (proto.MATCH_EQ, "cluster", "eu")],
+        [],
     )
     resp = await client.post("/api/v1/read", data=body)
     assert resp.status == 200
@@ -83,7 +90,7 @@ async def test_read_samples_with_external_labels(make_client: Any, db: TSDB) -> 
         (("__name__", "reqs_total"), ("cluster", "eu"), ("job", "api")),
         (("__name__", "reqs_total"), ("cluster", "eu"), ("job", "worker")),
     ]
-    assert got[list(got)[0]] == [(T0 + i * 15_000, float(i)) for i in range(5)]
+    assert got[next(iter(got))] == [(T0 + i * 15_000, float(i)) for i in range(5)]
 
 
 async def test_read_streamed_xor_chunks(client: Client, db: TSDB) -> None:

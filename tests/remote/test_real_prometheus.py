@@ -50,7 +50,9 @@ async def serve(app: web.Application) -> tuple[web.AppRunner, int]:
     return runner, port
 
 
-def start_prometheus(binary: str, tmp: Path, config: str) -> tuple[subprocess.Popen[bytes], int]:
+def start_prometheus(
+    binary: str, tmp: Path, config: str, extra: list[str]
+) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     (tmp / "prometheus.yml").write_text(config)
     proc = subprocess.Popen(
@@ -59,6 +61,7 @@ def start_prometheus(binary: str, tmp: Path, config: str) -> tuple[subprocess.Po
             f"--config.file={tmp / 'prometheus.yml'}",
             f"--storage.tsdb.path={tmp / 'prom-data'}",
             f"--web.listen-address=127.0.0.1:{port}",
+            *extra,
         ],
         stdout=subprocess.DEVNULL,
         stderr=open(tmp / "prometheus.log", "wb"),  # noqa: SIM115 - closed with the process
@@ -104,8 +107,8 @@ class Env:
         self.runners.append(runner)
         return port
 
-    async def prometheus(self, config: str) -> str:
-        self.proc, port = start_prometheus(self.binary, self.tmp, config)
+    async def prometheus(self, config: str, extra: list[str] | None = None) -> str:
+        self.proc, port = start_prometheus(self.binary, self.tmp, config, extra or [])
         url = f"http://127.0.0.1:{port}"
 
         async def ready() -> bool:
@@ -162,12 +165,13 @@ def _target_app() -> web.Application:
 def _tw_samples(db: TSDB, name: str) -> int:
     q = db.querier()
     try:
-        return sum(len(s.ts) for s in q.select([Matcher(MatchType.EQUAL, "__name__", name)], 0, 2**62))
+        return sum(
+            len(s.ts) for s in q.select([Matcher(MatchType.EQUAL, "__name__", name)], 0, 2**62)
+        )
     finally:
         q.close()
 
 
-@pytest.mark.slow
 async def test_prometheus_remote_writes_every_sample(env: Env) -> None:
     target_runner, target_port = await serve(_target_app())
     env.runners.append(target_runner)
@@ -206,14 +210,19 @@ remote_write:
 
     got, want = by_labels(ours), by_labels(theirs)
     assert set(want) >= {
-        (("__name__", "demo_requests_total"), ("code", "200"), ("instance", f"127.0.0.1:{target_port}"), ("job", "target")),
+        (
+            ("__name__", "demo_requests_total"),
+            ("code", "200"),
+            ("instance", f"127.0.0.1:{target_port}"),
+            ("job", "target"),
+        ),
         (("__name__", "up"), ("instance", f"127.0.0.1:{target_port}"), ("job", "target")),
     }
     assert got == want
     assert sum(len(v) for v in want.values()) >= 5 * len(want)
 
     async def metadata_arrived() -> bool:
-        metas = env.db.metadata().get("demo_requests_total")
+        metas = env.db.metadata().get("demo_requests_total") or []
         return bool(metas) and metas[0].type == "counter" and metas[0].help == "Requests served."
 
     await wait_for(metadata_arrived, 15, "metadata via remote write", env.tmp / "prometheus.log")
@@ -224,8 +233,9 @@ remote_write:
     assert sorted(map(str, ours["result"])) == sorted(map(str, theirs["result"]))
 
 
-@pytest.mark.slow
-async def test_prometheus_federates_and_remote_reads(env: Env) -> None:
+# With native histograms on, Prometheus 2.42 scrapes in the protobuf format.
+@pytest.mark.parametrize("features", [[], ["--enable-feature=native-histograms"]])
+async def test_prometheus_federates_and_remote_reads(env: Env, features: list[str]) -> None:
     now = int(time.time() * 1000)
     app = env.db.appender()
     live = from_dict({"__name__": "fed_metric", "job": "app", "instance": "i1"})
@@ -252,7 +262,8 @@ remote_read:
   - url: {tw}/api/v1/read
     read_recent: true
     required_matchers: {{source: archive}}
-"""
+""",
+        features,
     )
 
     async def federated() -> Any:
@@ -261,7 +272,12 @@ remote_read:
 
     (row,) = await wait_for(federated, 40, "a federated sample", env.tmp / "prometheus.log")
     # honor_labels kept tidewatch's job/instance; the external label came along.
-    assert row["metric"] == {"__name__": "fed_metric", "job": "app", "instance": "i1", "site": "edge"}
+    assert row["metric"] == {
+        "__name__": "fed_metric",
+        "job": "app",
+        "instance": "i1",
+        "site": "edge",
+    }
     assert row["value"][1] == "41.5"
     up = await get_json(env.session, prom + "/api/v1/query", query='up{job="federate"}')
     assert [r["value"][1] for r in up["result"]] == ["1"]
@@ -277,6 +293,9 @@ remote_read:
     )
     (series,) = data["result"]
     assert series["metric"] == {
-        "__name__": "archive_metric", "job": "old", "source": "archive", "site": "edge"
+        "__name__": "archive_metric",
+        "job": "old",
+        "source": "archive",
+        "site": "edge",
     }
     assert [float(v) for _, v in series["values"]] == [float(i) for i in range(4, 41)]

@@ -14,6 +14,7 @@ from tidewatch.alertmanager.config import (
     RouteConfig,
 )
 from tidewatch.alertmanager.matchers import format_matchers, sort_matchers
+from tidewatch.goquote import go_quote
 from tidewatch.labels import Labels
 from tidewatch.matcher import Matcher
 
@@ -128,32 +129,6 @@ def receivers_for(root: Route, lbls: Labels) -> list[str]:
 
 
 # --- Go-compatible printing of label sets (model.LabelSet.String) ----------------
-
-
-def go_quote(s: str) -> str:
-    """``strconv.Quote``: double-quoted with Go escapes (printable Unicode kept)."""
-    out = ['"']
-    for ch in s:
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch.isprintable():
-            out.append(ch)
-        elif ord(ch) < 0x80:
-            out.append(f"\\x{ord(ch):02x}")
-        elif ord(ch) <= 0xFFFF:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(f"\\U{ord(ch):08x}")
-    out.append('"')
-    return "".join(out)
 
 
 def _is_legacy_name(name: str) -> bool:

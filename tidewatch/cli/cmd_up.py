@@ -48,6 +48,13 @@ def register(sub: Any) -> None:
         default="",
         help=f"address to serve every API on (default {DEFAULT_LISTEN})",
     )
+    p.add_argument(
+        "--alertmanager.config.file",
+        dest="alertmanager_config",
+        default="",
+        help="alertmanager.yml for the built-in Alertmanager (default: the alertmanager "
+        "section of tidewatch.yml, else one receiver with no integrations)",
+    )
     p.add_argument("--storage.tsdb.retention.time", dest="retention_time", default="")
     p.add_argument("--storage.tsdb.retention.size", dest="retention_size", default="")
     p.add_argument("--web.external-url", dest="external_url", default="")
@@ -101,6 +108,7 @@ def flags_of(args: argparse.Namespace, cfg: Config) -> dict[str, str]:
         "query.max-samples": str(cfg.server.query_max_samples),
         "query.lookback-delta": args.lookback_delta or "5m",
         "log.level": args.log_level,
+        "alertmanager.config.file": args.alertmanager_config,
     }
 
 
@@ -123,7 +131,12 @@ def run(args: argparse.Namespace) -> int:
 
     from tidewatch.server import Tidewatch
 
-    server = Tidewatch(config=cfg, config_path=args.config, flags=flags_of(args, cfg))
+    server = Tidewatch(
+        config=cfg,
+        config_path=args.config,
+        flags=flags_of(args, cfg),
+        alertmanager_config_path=args.alertmanager_config,
+    )
     try:
         import uvloop
 

@@ -103,6 +103,25 @@ def _prompb() -> descriptor_pb2.FileDescriptorProto:
             ("metadata", 3, "msg", True, p + "MetricMetadata"),
         ],
     )
+    # The same wire data as TimeSeries/WriteRequest, with each Label kept as raw bytes:
+    # the receiver keys a cache on them and skips building Label objects for known series.
+    _message(
+        f,
+        "TimeSeriesRawLabels",
+        [
+            ("labels", 1, "bytes", True, ""),
+            ("samples", 2, "msg", True, p + "Sample"),
+            ("exemplars", 3, "msg", True, p + "Exemplar"),
+        ],
+    )
+    _message(
+        f,
+        "WriteRequestRawLabels",
+        [
+            ("timeseries", 1, "msg", True, p + "TimeSeriesRawLabels"),
+            ("metadata", 3, "msg", True, p + "MetricMetadata"),
+        ],
+    )
     _message(
         f,
         "LabelMatcher",
@@ -284,6 +303,8 @@ def _cls(full_name: str) -> Any:
 
 
 WriteRequest = _cls("prometheus.WriteRequest")
+WriteRequestRawLabels = _cls("prometheus.WriteRequestRawLabels")
+Label = _cls("prometheus.Label")
 WriteRequestV2 = _cls("io.prometheus.write.v2.Request")
 Sample = _cls("prometheus.Sample")
 ReadRequest = _cls("prometheus.ReadRequest")

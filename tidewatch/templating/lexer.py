@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from tidewatch.goquote import go_quote
+
 # Token kinds.
 TEXT = "text"
 LEFT_DELIM = "{{"
@@ -58,45 +60,6 @@ class Token(NamedTuple):
         if len(self.val) > 10:
             return go_quote(self.val[:10]) + "..."
         return go_quote(self.val)
-
-
-def go_quote(s: str) -> str:
-    """Go's ``strconv.Quote``: double quotes, escapes for controls, printable Unicode kept."""
-    out = ['"']
-    for ch in s:
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch.isprintable() or ch == " ":
-            out.append(ch)
-        else:
-            out.append(_escape_rune(ch))
-    out.append('"')
-    return "".join(out)
-
-
-_SHORT_ESCAPES = {
-    "\a": "\\a",
-    "\b": "\\b",
-    "\f": "\\f",
-    "\n": "\\n",
-    "\r": "\\r",
-    "\t": "\\t",
-    "\v": "\\v",
-}
-
-
-def _escape_rune(ch: str) -> str:
-    short = _SHORT_ESCAPES.get(ch)
-    if short:
-        return short
-    code = ord(ch)
-    if code < 0x80:
-        return f"\\x{code:02x}"
-    if code < 0x10000:
-        return f"\\u{code:04x}"
-    return f"\\U{code:08x}"
 
 
 def _is_alnum(ch: str) -> bool:

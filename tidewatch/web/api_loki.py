@@ -47,7 +47,7 @@ HOUR_NS = 3600 * 1_000_000_000
 LABELS_SINCE_NS = 6 * HOUR_NS
 MAX_POINTS = 11_000
 CATEGORIZE_LABELS = "categorize-labels"
-AIOHTTP_DECODES = frozenset({"gzip", "x-gzip", "deflate", "br"})
+AIOHTTP_DECODES = frozenset({"gzip", "deflate", "br", "zstd"})
 
 
 def _text(status: int, message: str) -> web.Response:

@@ -31,6 +31,7 @@ from tidewatch.remote.write import (
     PROTO_V2,
     DecodedWrite,
     InvalidWrite,
+    SeriesCache,
     WriteResult,
     apply_write,
     decode_v1,
@@ -86,6 +87,8 @@ async def _read_body(request: web.Request) -> bytes | web.Response:
 class RemoteAPI:
     def __init__(self, services: Services) -> None:
         self.s = services
+        # Label sets and refs seen before; valid for this one storage (services.tsdb).
+        self.series_cache = SeriesCache()
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -114,7 +117,8 @@ class RemoteAPI:
 
         def decode() -> DecodedWrite:
             data = snappy_decode(body, MAX_DECODED_WRITE_BYTES)
-            return decode_v2(data) if v2 else decode_v1(data)
+            cache = self.series_cache
+            return decode_v2(data, cache) if v2 else decode_v1(data, cache)
 
         try:
             batch = await asyncio.to_thread(decode)
@@ -122,7 +126,7 @@ class RemoteAPI:
             return _text(413, str(exc), headers)
         except (BodyError, InvalidWrite) as exc:
             return _text(400, str(exc), headers)
-        result = await asyncio.to_thread(apply_write, self.s.tsdb, batch)
+        result = await asyncio.to_thread(apply_write, self.s.tsdb, batch, self.series_cache)
         headers = _written_headers(result) if v2 else None
         problems = list(result.errors)
         if result.rejected > len(problems):

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from tidewatch.web.api_alertmanager import AlertmanagerAPI
 from tidewatch.web.api_metadata import MetadataAPI
 from tidewatch.web.api_query import QueryAPI
 from tidewatch.web.api_rules import RulesAPI
@@ -63,6 +64,7 @@ def build_app(services: Services) -> web.Application:
         MetadataAPI(services),
         QueryAPI(services),
         RulesAPI(services),
+        AlertmanagerAPI(services),
     )
     for api in apis:
         app.add_routes(api.routes())

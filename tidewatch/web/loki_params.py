@@ -71,6 +71,11 @@ def now_ns() -> int:
 def time_range(
     params: MultiDict[str], default_since_ns: int, end_default: int | None = None
 ) -> tuple[int, int]:
-    end = parse_time_ns(params.get("end", ""), now_ns() if end_default is None else end_default)
-    start = parse_time_ns(params.get("start", ""), end - default_since_ns)
+    now = now_ns() if end_default is None else end_default
+    end = parse_time_ns(params.get("end", ""), now)
+    since = default_since_ns
+    if params.get("since"):
+        since = parse_step_ns(params["since"])
+    # Loki counts `since` back from `end`, or from now when `end` is in the future.
+    start = parse_time_ns(params.get("start", ""), min(end, now) - since)
     return start, end

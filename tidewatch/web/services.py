@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from tidewatch.alertmanager.service import Alertmanager
 from tidewatch.collectors.host import HostCollector
 from tidewatch.collectors.self_metrics import SelfMetrics
 from tidewatch.config.model import Config
@@ -23,6 +24,7 @@ class Services(Protocol):
     scrape_manager: ScrapeManager
     engine: Engine
     rule_manager: RuleManager
+    alertmanager: Alertmanager
     self_metrics: SelfMetrics
     host_collector: HostCollector
     flags: dict[str, str]

@@ -181,7 +181,12 @@ receivers:
         for r in ("other", "contextCanceledOrDeadlineExceeded")
     )
     assert total_failed == 1
+    # The next flush re-sends only to the integration that did not get through.
+    s.delay.clear()
+    await n.notify("r", "k", [alert(alertname="Disk")], GROUP)
+    assert len(s.under("/fast")) == 1
     await s.stop()
+    assert len(s.under("/slow")) >= 1
 
 
 async def test_after_partial_failure_only_the_failed_integration_resends(

@@ -46,6 +46,8 @@ def test_json_with_metadata_and_sorted_labels() -> None:
         ({"streams": [{"stream": {"a": "b"}, "values": [[5, "l"]]}]}, "timestamp must be a string"),
         ({"streams": [{"stream": {"a": "b"}, "values": [["5", 7]]}]}, "log line must be a string"),
         ({"streams": [{"stream": {"a": 1}, "values": []}]}, "label values must be strings"),
+        ({"streams": [{"stream": {"a": "b"}, "values": ["12"]}]}, "each value must be"),
+        ({"streams": [{"stream": {"a": "b"}, "values": [["1"]]}]}, "each value must be"),
     ],
 )
 def test_json_errors(doc: object, fragment: str) -> None:

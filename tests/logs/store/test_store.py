@@ -231,3 +231,15 @@ def test_torn_chunk_segment_tail_is_cut(tmp_path: Path) -> None:
     store = LogStore.open(tmp_path, o)
     assert [x[2] for x in read_all(store, [eq("a", "x")])] == ["z" * 200, "after"]
     store.close()
+
+
+def test_stream_limit(tmp_path: Path) -> None:
+    store = LogStore.open(tmp_path, opts(max_streams=1))
+    assert store.push([ps('{a="1"}', [NOW], ["x"])]).status == 204
+    r = store.push([ps('{a="2"}', [NOW], ["y"]), ps('{a="1"}', [NOW + 1], ["z"])])
+    assert r.status == 429
+    assert r.message.startswith(
+        'Maximum active stream limit exceeded when trying to create stream {a="2"}'
+    )
+    assert [x[2] for x in read_all(store, [Matcher(MatchType.REGEX, "a", ".+")])] == ["x", "z"]
+    store.close()

@@ -41,6 +41,8 @@ from tidewatch.templating import TemplateError
 log = logging.getLogger("tidewatch.alertmanager.notify")
 
 _MAX_REMEMBERED = 10_000
+_DeliveryKey = tuple[str, str, str, int]  # receiver, group key, integration, index
+_Sent = tuple[frozenset[int], frozenset[int]]  # firing and resolved fingerprints
 
 
 class Backoff:
@@ -107,8 +109,9 @@ class ReceiverNotifier:
         self._backoff = backoff
         self.external_url = external_url
         self._integrations: dict[str, list[Integration]] = {}
-        # (receiver, group key, integration, index) → (firing, resolved) last delivered.
-        self._delivered: dict[tuple[str, str, str, int], tuple[frozenset[int], frozenset[int]]] = {}
+        # What each integration last delivered for a group, while its receiver's
+        # notification as a whole has not yet succeeded.
+        self._delivered: dict[_DeliveryKey, _Sent] = {}
         self.set_config(config, external_url=external_url)
 
     def set_config(self, config: AlertmanagerConfig, *, external_url: str | None = None) -> None:
@@ -161,25 +164,29 @@ class ReceiverNotifier:
         if not jobs:
             return
         results = await asyncio.gather(
-            *(self._deliver(receiver, integ, ctx) for _, _, integ, ctx in jobs),
-            return_exceptions=True,
+            *(self._deliver_and_remember(*job) for job in jobs), return_exceptions=True
         )
-        errors = []
-        for (key, sent, integ, _), res in zip(jobs, results, strict=True):
-            if isinstance(res, asyncio.CancelledError):
-                raise res
-            if isinstance(res, BaseException):
-                errors.append(f"{receiver}/{integ.name}[{integ.index}]: {res}")
-                self._delivered.pop(key, None)
-            else:
-                if len(self._delivered) >= _MAX_REMEMBERED:
-                    self._delivered.clear()  # groups that vanished after a failure
-                self._delivered[key] = sent
+        errors = [
+            f"{receiver}/{integ.name}[{integ.index}]: {res}"
+            for (_, _, integ, _), res in zip(jobs, results, strict=True)
+            if isinstance(res, BaseException)
+        ]
         if errors:
             raise NotificationFailed("; ".join(errors))
         # The whole receiver succeeded: the notification log now dedups it.
         for key, _, _, _ in jobs:
             self._delivered.pop(key, None)
+
+    async def _deliver_and_remember(
+        self, key: _DeliveryKey, sent: _Sent, integ: Integration, ctx: NotifyContext
+    ) -> None:
+        """Deliver, and note the success at once: if the dispatcher's deadline
+        cancels a sibling still retrying, the next flush skips this one."""
+        self._delivered.pop(key, None)
+        await self._deliver(ctx.receiver, integ, ctx)
+        if len(self._delivered) >= _MAX_REMEMBERED:
+            self._delivered.clear()  # entries of groups that vanished after a failure
+        self._delivered[key] = sent
 
     async def _deliver(self, receiver: str, integ: Integration, ctx: NotifyContext) -> None:
         """One integration's retry loop (Alertmanager's ``RetryStage``)."""

@@ -140,6 +140,10 @@ def _json_stream(s: Any) -> PushStream:
     values = s.get("values") or []
     if not isinstance(values, list):
         raise PushDecodeError("loghttp.Stream.Values: expected an array")
+    if values and set(map(type, values)) != {list}:
+        raise PushDecodeError(
+            "loghttp.Stream.Values: each value must be [timestamp, line(, metadata)]"
+        )
     try:
         ts_text = [v[0] for v in values]
         lines = [v[1] for v in values]

@@ -22,7 +22,7 @@ class StreamRetention:
 @dataclass
 class LogStoreOptions:
     # Ingestion limits (Loki's limits_config defaults).
-    max_line_size: int = 256 * 1024  # bytes; 0 = unlimited
+    max_line_size: int = 256_000  # bytes ("256KB" as Loki parses it); 0 = unlimited
     max_line_size_truncate: bool = False
     max_label_names_per_series: int = 15
     max_label_name_length: int = 1024
@@ -37,6 +37,7 @@ class LogStoreOptions:
     # Out-of-order window: an entry may be up to max_chunk_age/2 older than its stream's newest.
     max_chunk_age_ns: int = 2 * HOUR_NS
     max_returned_stream_errors: int = 10
+    max_streams: int = 0  # active streams; 0 = unlimited (Loki: max_streams_per_user)
     tenant: str = "fake"
     # Head chunks.
     chunk_target_bytes: int = 256 * 1024  # raw line bytes per chunk before it is cut

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
-import itertools
 import logging
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -66,7 +64,6 @@ _Planned = tuple[ChunkRef, BinaryIO]
 INT64_MAX = (1 << 63) - 1
 INT64_MIN = -(1 << 63)
 MAINTAIN_INTERVAL_S = 15.0
-PREFETCH = 4  # chunks read ahead of the one being decoded
 
 
 @dataclass
@@ -124,7 +121,6 @@ class LogStore:
         self._cache: OrderedDict[tuple[int, int], bytes] = OrderedDict()
         self._cache_bytes = 0
         self._cache_lock = threading.Lock()
-        self._pool: ThreadPoolExecutor | None = None
         o = self.options
         self._limiter = RateLimiter(o.ingestion_rate_mb * 1e6, o.ingestion_burst_size_mb * 1e6)
         self._stop = threading.Event()
@@ -273,29 +269,35 @@ class LogStore:
         ingest_error = self._append(accepted) if accepted else None
         self.bytes_received += total_bytes
         if ingest_error is not None:
-            return PushResult(400, ingest_error, total_lines, total_bytes)
+            return PushResult(ingest_error[0], ingest_error[1], total_lines, total_bytes)
         if errors:
             return PushResult(400, multi_error(errors), total_lines, total_bytes)
         return PushResult(204, "", total_lines, total_bytes)
 
     def _append(
         self, accepted: list[tuple[ParsedStream, I64, list[str], list[Labels] | None]]
-    ) -> str | None:
+    ) -> tuple[int, str] | None:
+        """Append under the lock; the last stream's error (status, text), as Loki's
+        ingester reports it."""
         o = self.options
         window = o.max_chunk_age_ns // 2
         payloads: list[bytes] = []
         notify: list[StreamChunk] = []
-        last_error: str | None = None
+        last_error: tuple[int, str] | None = None
         wall = time.time()
         with self._lock:
             for parsed, ts, lines, md in accepted:
                 st = self._by_labels.get(parsed.labels)
                 if st is None:
+                    if 0 < o.max_streams <= len(self._streams):
+                        self.lines_discarded += len(lines)
+                        last_error = (429, _stream_limit_message(parsed.text, o.tenant))
+                        continue
                     st = self._new_stream(parsed.labels, self._next_id)
                     payloads.append(encode_series([(st.sid, st.labels)]))
                 keep, err = self._order_check(st, ts, lines, window)
                 if err is not None:
-                    last_error = err
+                    last_error = (400, err)
                 if keep is not None:
                     idx = np.flatnonzero(keep)
                     self.lines_discarded += len(lines) - len(idx)
@@ -447,11 +449,10 @@ class LogStore:
                     head = (ts, list(lines), list(md) if md is not None else None)
                 plan.append((st.labels, refs, head))
             deletes = self.deletes.active()
-        raws = self._prefetched([item for _, refs, _ in plan for item in refs], not needles)
         for labels, refs, head in plan:
             pieces: list[StreamChunk] = []
-            for _ in refs:
-                raw = next(raws)
+            for r, fh in refs:
+                raw = self._read_chunk(r, fh, keep=not needles)
                 if needles:
                     ts, lines, md = decode_columns_containing(raw, needles)
                 else:
@@ -481,35 +482,6 @@ class LogStore:
                         if not piece.lines:
                             continue
                 yield piece
-
-    def _prefetched(self, items: list[_Planned], keep: bool) -> Iterator[bytes]:
-        """Chunk bytes in order, read and decompressed a few chunks ahead in worker
-        threads (zstd releases the GIL), so decoding overlaps the caller's work."""
-        if len(items) <= 1:
-            for r, fh in items:
-                yield self._read_chunk(r, fh, keep)
-            return
-        pool = self._read_pool()
-        pending: deque[Future[bytes]] = deque()
-        it = iter(items)
-        try:
-            for r, fh in itertools.islice(it, PREFETCH):
-                pending.append(pool.submit(self._read_chunk, r, fh, keep))
-            while pending:
-                raw = pending.popleft().result()
-                nxt = next(it, None)
-                if nxt is not None:
-                    pending.append(pool.submit(self._read_chunk, nxt[0], nxt[1], keep))
-                yield raw
-        finally:
-            for f in pending:
-                f.cancel()
-
-    def _read_pool(self) -> ThreadPoolExecutor:
-        with self._cache_lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="logstore-read")
-            return self._pool
 
     def _read_chunk(self, ref: ChunkRef, fh: BinaryIO, keep: bool = True) -> bytes:
         """Decompressed chunk bytes, from the cache when there. Filtered reads do not fill
@@ -677,10 +649,11 @@ class LogStore:
         o = self.options
         period = o.retention_ns
         best = None
+        # As Loki: the highest priority wins; among equals, the shortest period.
         for rule in o.retention_stream:
-            if matches_all(rule.matchers, st.labels) and (
-                best is None or rule.priority > best.priority
-            ):
+            if not matches_all(rule.matchers, st.labels):
+                continue
+            if best is None or (rule.priority, -rule.period_ns) > (best.priority, -best.period_ns):
                 best = rule
         if best is not None:
             period = best.period_ns
@@ -758,13 +731,19 @@ class LogStore:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
         self.chunks.sync()
         self.wal.close()
         self.chunks.close()
         if self._lock_file is not None:
             self._lock_file.close()
+
+
+def _stream_limit_message(stream: str, tenant: str) -> str:
+    return (
+        f"Maximum active stream limit exceeded when trying to create stream {stream}, reduce "
+        "the number of active streams (reduce labels or reduce label values), or contact your "
+        f"Loki administrator to see if the limit can be increased, user: '{tenant}'"
+    )
 
 
 def _slice(
