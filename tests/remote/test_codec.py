@@ -7,6 +7,7 @@ import os
 import numpy as np
 import pytest
 
+from tidewatch.remote import proto
 from tidewatch.remote.codec import (
     BodyError,
     BodyTooLarge,
@@ -16,6 +17,7 @@ from tidewatch.remote.codec import (
     snappy_encode,
     uvarint,
 )
+from tidewatch.remote.wire import encode_samples
 from tidewatch.remote.xorchunk import decode_xor_chunk, encode_xor_chunk
 from tidewatch.value import STALE_NAN
 
@@ -75,3 +77,14 @@ def test_xor_chunk_round_trip_edge_cases() -> None:
         t2, v2 = decode_xor_chunk(encode_xor_chunk(ts, vals))
         assert t2.tolist() == ts.tolist()
         assert v2.view(np.uint64).tolist() == vals.view(np.uint64).tolist()
+
+
+def test_hand_encoded_samples_parse_as_protobuf() -> None:
+    ts = np.array([-(2**63), -1, 0, 1, 127, 128, 1_700_000_000_000, 2**62], np.int64)
+    vals = np.array([0.0, 1.5, np.nan, STALE_NAN, -0.0, 1e300, 3.0, -1.0])
+    msg = proto.TimeSeries()
+    msg.MergeFromString(encode_samples(ts, vals))
+    assert [s.timestamp for s in msg.samples] == ts.tolist()
+    got = np.array([s.value for s in msg.samples])
+    assert got.view(np.uint64).tolist() == vals.view(np.uint64).tolist()
+    assert encode_samples(ts[:0], vals[:0]) == b""

@@ -195,3 +195,26 @@ async def test_federate_errors_and_empty(client: Client) -> None:
     assert resp.status == 400 and "non-empty matcher" in await resp.text()
     resp = await client.get("/federate")
     assert resp.status == 200 and await resp.text() == ""
+
+
+async def test_read_sample_limit(db: TSDB) -> None:
+    from typing import cast
+
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from tests.web.conftest import FakeServices
+    from tidewatch.web.api_remote import RemoteAPI
+
+    load(db, n=10)
+    api = RemoteAPI(cast(Any, FakeServices(tsdb=db)))
+    api.read_sample_limit = 15  # two series of 10 samples exceed it
+    app = web.Application()
+    app.add_routes(api.routes())
+    async with TestClient(TestServer(app, host="127.0.0.1")) as c:
+        body = read_request(0, 2**62, [(proto.MATCH_EQ, "__name__", "reqs_total")], [])
+        resp = await c.post("/api/v1/read", data=body)
+        assert resp.status == 400 and "exceeded sample limit (15)" in await resp.text()
+        api.read_sample_limit = 20
+        resp = await c.post("/api/v1/read", data=body)
+        assert resp.status == 200

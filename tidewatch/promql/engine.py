@@ -46,7 +46,7 @@ from tidewatch.promql.ast import (
     eval_duration_expr,
 )
 from tidewatch.promql.errors import Annotations, QueryError
-from tidewatch.promql.packing import pack_arrays, pack_series
+from tidewatch.promql.packing import pack_arrays, select_packed
 from tidewatch.promql.values import (
     I64,
     Matrix,
@@ -289,9 +289,10 @@ class Evaluator:
             return self._select_smoothed(vs, times), None
         t_min = int(times.min()) - self.lookback_ms + 1
         t_max = int(times.max())
-        series = self.querier.select(self._matchers(vs), t_min, t_max)
+        p = select_packed(
+            self.querier, self._matchers(vs), t_min, t_max, t_min, t_max, drop_stale=False
+        )
         self.check()
-        p = pack_series(series, t_min, t_max, drop_stale=False)
         empty_ts = np.zeros((0, n), dtype=np.int64) if with_ts else None
         if not p.labels or len(p.ts) == 0:
             return VectorSteps.empty(n), empty_ts
@@ -367,9 +368,10 @@ class Evaluator:
             return _empty_range(starts, times, range_ms)
         t_min = int(win_start.min())
         t_max = int(win_end.max())
-        series = self.querier.select(self._matchers(vs), t_min + 1, t_max)
+        p = select_packed(
+            self.querier, self._matchers(vs), t_min + 1, t_max, t_min, t_max, drop_stale=True
+        )
         self.check()
-        p = pack_series(series, t_min, t_max, drop_stale=True)
         if not p.labels:
             return _empty_range(starts, times, range_ms)
         if len(p.labels) * len(times) > self.max_samples:

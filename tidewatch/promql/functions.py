@@ -519,8 +519,9 @@ def _range_function(ev: Evaluator, node: Call, idx: int) -> VectorSteps:
         return VectorSteps.empty(n)
     labels = [rng.labels[r] for r in rows.tolist()]
     if name in ("rate", "increase"):
-        for lbls in labels:
-            _maybe_not_counter(ev, lbls, args[idx].pos[0])
+        # One check per metric name, not per series.
+        for metric in dict.fromkeys(_metric_name(lbls) for lbls in labels):
+            _maybe_not_counter(ev, metric, args[idx].pos[0])
     drops = rng.drop_name[rows] | (name not in windows.KEEPS_NAME)
     return VectorSteps(labels, out[rows], ok[rows], drops)
 
@@ -528,8 +529,14 @@ def _range_function(ev: Evaluator, node: Call, idx: int) -> VectorSteps:
 _BATCH_WINDOWS = 1 << 22
 
 
-def _maybe_not_counter(ev: Evaluator, lbls: Labels, pos: int) -> None:
-    name = dict(lbls).get(METRIC_NAME, "")
+def _metric_name(lbls: Labels) -> str:
+    for k, v in lbls:
+        if k == METRIC_NAME:
+            return v
+    return ""
+
+
+def _maybe_not_counter(ev: Evaluator, name: str, pos: int) -> None:
     if name and not name.endswith(("_total", "_sum", "_count", "_bucket")):
         ev.annotations.info(
             f'metric might not be a counter, name does not end in _total/_sum/_count/_bucket: "{name}"',

@@ -18,7 +18,8 @@ from tidewatch.promql.values import F64, I64
 from tidewatch.value import stale_mask
 
 if TYPE_CHECKING:
-    from tidewatch.tsdb.interface import Series
+    from tidewatch.matcher import Matcher
+    from tidewatch.tsdb.interface import Querier, Series
 
 
 @dataclass
@@ -45,6 +46,13 @@ def pack_arrays(
     labels: list[Labels], ts: I64, values: F64, counts: I64, t_min: int, t_max: int
 ) -> Packed:
     """Pack already-concatenated samples; ``counts`` is samples per series."""
+    sid = np.repeat(np.arange(len(labels), dtype=np.int64), counts)
+    return _pack(labels, sid, ts, values, counts, t_min, t_max)
+
+
+def _pack(
+    labels: list[Labels], sid: I64, ts: I64, values: F64, counts: I64, t_min: int, t_max: int
+) -> Packed:
     ends = np.cumsum(counts).astype(np.int64)
     starts = ends - counts
     if len(ts):
@@ -52,7 +60,6 @@ def pack_arrays(
         span = max(int(ts.max()), t_max) - base + 2
     else:
         base, span = t_min, max(t_max - t_min + 2, 2)
-    sid = np.repeat(np.arange(len(labels), dtype=np.int64), counts)
     key = sid * span + (ts - base)
     return Packed(labels, ts, values, starts, ends, key, base, span)
 
@@ -74,3 +81,29 @@ def pack_series(series: Sequence[Series], t_min: int, t_max: int, *, drop_stale:
             counts = np.bincount(sid[keep], minlength=len(series)).astype(np.int64)
             ts, values = ts[keep], values[keep]
     return pack_arrays(labels, ts, values, counts, t_min, t_max)
+
+
+def select_packed(
+    querier: Querier,
+    matchers: list[Matcher],
+    mint: int,
+    maxt: int,
+    t_min: int,
+    t_max: int,
+    *,
+    drop_stale: bool,
+) -> Packed:
+    """Select ``[mint, maxt]`` and pack it for locating times in ``[t_min, t_max]``.
+    Stores with a columnar select (``select_columns``) skip building and
+    re-concatenating per-series arrays."""
+    columns = getattr(querier, "select_columns", None)
+    if columns is None:
+        series = querier.select(matchers, mint, maxt)
+        return pack_series(series, t_min, t_max, drop_stale=drop_stale)
+    labels, sid, ts, values = columns(matchers, mint, maxt)
+    if drop_stale and len(values):
+        keep = ~stale_mask(values)
+        if not keep.all():
+            sid, ts, values = sid[keep], ts[keep], values[keep]
+    counts = np.bincount(sid, minlength=len(labels)).astype(np.int64)
+    return _pack(labels, sid, ts, values, counts, t_min, t_max)

@@ -8,10 +8,9 @@ series' labels unless it already has a label of that name.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
 
+from tidewatch.gofloat import format_float
 from tidewatch.labels import Labels
 from tidewatch.matcher import Matcher
 from tidewatch.remote import proto
@@ -69,24 +68,7 @@ def latest_samples(
 
 def go_float(value: float) -> str:
     """Go's ``strconv.FormatFloat(v, 'g', -1, 64)`` as the text exposition writes values."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if value == 0:
-        return "0"
-    sign, digit_tuple, exponent = Decimal(repr(value)).as_tuple()
-    digits = "".join(map(str, digit_tuple)).rstrip("0") or "0"
-    exp10 = len(digit_tuple) + int(exponent) - 1  # position of the first digit
-    neg = "-" if sign else ""
-    if exp10 < -4 or exp10 >= 6:  # shortest 'g' switches to %e from 1e6
-        mant = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-        return f"{neg}{mant}e{'-' if exp10 < 0 else '+'}{abs(exp10):02d}"
-    if exp10 < 0:
-        return f"{neg}0.{'0' * (-exp10 - 1)}{digits}"
-    whole = digits[: exp10 + 1].ljust(exp10 + 1, "0")
-    frac = digits[exp10 + 1 :]
-    return f"{neg}{whole}" + (f".{frac}" if frac else "")
+    return format_float(value, "g")
 
 
 def _escape(value: str) -> str:

@@ -250,6 +250,12 @@ def _write_v2() -> descriptor_pb2.FileDescriptorProto:
         "Request",
         [("symbols", 4, "string", True, ""), ("timeseries", 5, "msg", True, p + "TimeSeries")],
     )
+    # The same wire data with each series left as raw bytes, for the columnar decoder.
+    _message(
+        f,
+        "RequestRawSeries",
+        [("symbols", 4, "string", True, ""), ("timeseries", 5, "bytes", True, "")],
+    )
     return f
 
 
@@ -306,7 +312,8 @@ WriteRequest = _cls("prometheus.WriteRequest")
 WriteRequestRawLabels = _cls("prometheus.WriteRequestRawLabels")
 Label = _cls("prometheus.Label")
 WriteRequestV2 = _cls("io.prometheus.write.v2.Request")
-Sample = _cls("prometheus.Sample")
+WriteRequestV2RawSeries = _cls("io.prometheus.write.v2.RequestRawSeries")
+TimeSeries = _cls("prometheus.TimeSeries")
 ReadRequest = _cls("prometheus.ReadRequest")
 ReadResponse = _cls("prometheus.ReadResponse")
 ChunkedReadResponse = _cls("prometheus.ChunkedReadResponse")

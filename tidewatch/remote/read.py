@@ -18,6 +18,7 @@ from tidewatch.labels import Labels
 from tidewatch.matcher import Matcher, MatchType, RegexError
 from tidewatch.remote import proto
 from tidewatch.remote.codec import crc32c, snappy_encode, uvarint
+from tidewatch.remote.wire import encode_samples, length_delimited
 from tidewatch.remote.xorchunk import MAX_SAMPLES_PER_CHUNK, encode_xor_chunk
 from tidewatch.tsdb.interface import Series, Storage
 
@@ -106,20 +107,29 @@ def _add_labels(target: object, lbls: Labels) -> None:
         target.labels.add(name=name, value=value)  # type: ignore[attr-defined]
 
 
+def check_sample_limit(results: list[list[Series]], limit: int) -> None:
+    """SAMPLES answers are built whole in memory, so they are capped as in Prometheus."""
+    total = sum(len(s.ts) for series_list in results for s in series_list)
+    if total > limit:
+        raise InvalidRead(f"exceeded sample limit ({limit})")
+
+
 def samples_response(results: list[list[Series]]) -> bytes:
-    """A snappy-compressed ``ReadResponse`` with one ``QueryResult`` per query."""
-    resp = proto.ReadResponse()
+    """A snappy-compressed ``ReadResponse`` with one ``QueryResult`` per query.
+
+    Labels go through the protobuf serializer; sample columns are encoded with numpy
+    (see ``tidewatch.remote.wire``), then the pieces are framed by hand.
+    """
+    parts: list[bytes] = []
     for series_list in results:
-        result = resp.results.add()
+        result_parts: list[bytes] = []
         for s in series_list:
-            ts = result.timeseries.add()
-            _add_labels(ts, s.labels)
-            # Building the repeated field from plain lists keeps this off per-field setters.
-            ts.samples.extend(
-                proto.Sample(value=v, timestamp=t)
-                for t, v in zip(s.ts.tolist(), s.values.tolist(), strict=True)
-            )
-    return snappy_encode(resp.SerializeToString())
+            head = proto.TimeSeries()
+            _add_labels(head, s.labels)
+            body = head.SerializeToString() + encode_samples(s.ts, s.values)
+            result_parts.append(length_delimited(1, body))
+        parts.append(length_delimited(1, b"".join(result_parts)))
+    return snappy_encode(b"".join(parts))
 
 
 def _frame(message: bytes) -> bytes:

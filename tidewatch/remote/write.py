@@ -5,13 +5,18 @@ Validation runs over the whole request before anything is appended, so a request
 with a malformed series changes nothing. Samples the storage refuses (out of order,
 out of bounds, a different value for an existing timestamp) are counted; the rest of
 the request is kept, and the response says how many landed.
+
+Decoded requests are columnar: per series a cached ``SeriesEntry`` (labels and the
+storage ref), per sample its series index, timestamp and value.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 
+import numpy as np
+import numpy.typing as npt
 from google.protobuf.message import DecodeError
 
 from tidewatch.labels import Labels
@@ -23,26 +28,60 @@ PROTO_V2 = "io.prometheus.write.v2.Request"
 MAX_ERRORS_SHOWN = 5
 MAX_CACHED_SERIES = 500_000
 
+IntColumn = list[int] | npt.NDArray[np.int64]
+FloatColumn = list[float] | npt.NDArray[np.float64]
+
 
 class InvalidWrite(ValueError):
     """The request is malformed; the message names the first problem found."""
 
 
+class SeriesEntry:
+    """A validated label set and its ref in the storage the cache serves (0 = unknown)."""
+
+    __slots__ = ("labels", "name", "ref")
+
+    def __init__(self, labels: Labels) -> None:
+        self.labels = labels
+        self.name = next((v for k, v in labels if k == "__name__"), "")
+        self.ref = 0
+
+
+class SeriesCache:
+    """Validated label sets keyed by how they arrived on the wire, across requests.
+
+    A sender re-sends the same series in every request, so the raw bytes of a series'
+    labels (1.0) or its resolved label strings (2.0) lead straight to its checked
+    ``Labels`` and storage ref, without building label objects again. A cache must
+    only be used with one storage: it keeps that storage's refs.
+    """
+
+    def __init__(self, max_entries: int = MAX_CACHED_SERIES) -> None:
+        self.max_entries = max_entries
+        self.entries: dict[Hashable, SeriesEntry] = {}
+
+    def add(self, key: Hashable, lbls: Labels) -> SeriesEntry:
+        if len(self.entries) >= self.max_entries:
+            self.entries.clear()  # crude but bounded; refilled by the next requests
+        entry = self.entries[key] = SeriesEntry(lbls)
+        return entry
+
+
 @dataclass
 class DecodedWrite:
-    """A validated request: per series its labels and sample columns."""
+    """A validated request, columnar."""
 
-    labels: list[Labels] = field(default_factory=list)
-    ts: list[list[int]] = field(default_factory=list)
-    values: list[list[float]] = field(default_factory=list)
-    # (series index, exemplar)
-    exemplars: list[tuple[int, Exemplar]] = field(default_factory=list)
+    series: list[SeriesEntry] = field(default_factory=list)
+    sample_series: IntColumn = field(default_factory=list)  # index into ``series``
+    ts: IntColumn = field(default_factory=list)
+    values: FloatColumn = field(default_factory=list)
+    exemplars: list[tuple[int, Exemplar]] = field(default_factory=list)  # (series index, ...)
     metadata: list[tuple[str, MetricMetadata]] = field(default_factory=list)
     histograms: int = 0  # native histogram samples, which tidewatch does not store
 
     @property
-    def sample_count(self) -> int:
-        return sum(map(len, self.ts))
+    def labels(self) -> list[Labels]:
+        return [e.labels for e in self.series]
 
 
 @dataclass
@@ -54,7 +93,7 @@ class WriteResult:
     errors: list[str]
 
 
-def _check_labels(pairs: list[tuple[str, str]], where: str) -> Labels:
+def check_labels(pairs: list[tuple[str, str]], where: str) -> Labels:
     """Sorted, unique, non-empty names, a metric name; empty values dropped."""
     prev = ""
     name_seen = False
@@ -75,9 +114,12 @@ def _check_labels(pairs: list[tuple[str, str]], where: str) -> Labels:
     return tuple(pairs)
 
 
-def _describe(pairs: list[tuple[str, str]]) -> str:
-    inner = ", ".join(f'{n}="{v}"' for n, v in pairs[:8])
-    return "series {" + inner + ("…" if len(pairs) > 8 else "") + "}"
+def _exemplar_labels(pairs: list[tuple[str, str]], i: int) -> Labels:
+    names = [n for n, _ in pairs]
+    if len(set(names)) != len(names) or any(not n for n in names):
+        inner = ", ".join(f'{n}="{v}"' for n, v in pairs[:8])
+        raise InvalidWrite(f"timeseries[{i}]: invalid exemplar labels {{{inner}}}")
+    return tuple(sorted(p for p in pairs if p[1]))
 
 
 def _parse(cls: type, data: bytes, what: str) -> object:
@@ -89,44 +131,15 @@ def _parse(cls: type, data: bytes, what: str) -> object:
     return msg
 
 
-def _metadata(type_index: int, help_text: str, unit: str) -> MetricMetadata:
+def metadata_of(type_index: int, help_text: str, unit: str) -> MetricMetadata:
     types = proto.METRIC_TYPES
     return MetricMetadata(
         types[type_index] if 0 <= type_index < len(types) else "unknown", help_text, unit
     )
 
 
-class SeriesCache:
-    """Remembers validated label sets and their storage refs across requests.
-
-    A sender re-sends the same series in every request, so the raw bytes of a
-    series' labels map straight to its checked ``Labels`` (and its ref in the one
-    storage this cache serves) without building label objects again.
-    """
-
-    def __init__(self, max_entries: int = MAX_CACHED_SERIES) -> None:
-        self.max_entries = max_entries
-        self.labels: dict[tuple[bytes, ...], Labels] = {}  # 1.0: raw Label messages
-        self.strings: dict[tuple[str, ...], Labels] = {}  # 2.0: resolved symbols
-        self.refs: dict[Labels, int] = {}
-
-    def remember(self, key: tuple[bytes, ...], lbls: Labels) -> None:
-        if len(self.labels) >= self.max_entries:
-            self.labels.clear()  # crude but bounded; refilled by the next requests
-        self.labels[key] = lbls
-
-    def remember_strings(self, key: tuple[str, ...], lbls: Labels) -> None:
-        if len(self.strings) >= self.max_entries:
-            self.strings.clear()
-        self.strings[key] = lbls
-
-    def remember_ref(self, lbls: Labels, ref: int) -> None:
-        if len(self.refs) >= self.max_entries:
-            self.refs.clear()
-        self.refs[lbls] = ref
-
-
-def _labels_from_raw(raw: tuple[bytes, ...], where: str) -> Labels:
+def labels_from_raw(raw: Iterable[bytes], where: str) -> Labels:
+    """Checked labels from raw ``prometheus.Label`` messages."""
     pairs = []
     for item in raw:
         try:
@@ -134,30 +147,32 @@ def _labels_from_raw(raw: tuple[bytes, ...], where: str) -> Labels:
         except DecodeError as exc:
             raise InvalidWrite(f"cannot decode {PROTO_V1}: {where}: {exc}") from None
         pairs.append((lb.name, lb.value))
-    return _check_labels(pairs, where)
+    return check_labels(pairs, where)
+
+
+def _add_samples(out: DecodedWrite, index: int, samples: object) -> None:
+    sample_series = out.sample_series
+    ts, values = out.ts, out.values
+    assert isinstance(sample_series, list) and isinstance(ts, list) and isinstance(values, list)
+    for s in samples:  # type: ignore[attr-defined]
+        sample_series.append(index)
+        ts.append(s.timestamp)
+        values.append(s.value)
 
 
 def decode_v1(data: bytes, cache: SeriesCache | None = None) -> DecodedWrite:
+    """Any valid 1.0 body; ``tidewatch.remote.fastv1`` handles the common shape faster."""
     req = _parse(proto.WriteRequestRawLabels, data, PROTO_V1)
     cache = cache or SeriesCache()
-    known = cache.labels
+    known = cache.entries
     out = DecodedWrite()
-    labels_out, ts_out, values_out = out.labels, out.ts, out.values
     for i, series in enumerate(req.timeseries):  # type: ignore[attr-defined]
         key = tuple(series.labels)
-        lbls = known.get(key)
-        if lbls is None:
-            lbls = _labels_from_raw(key, f"timeseries[{i}]")
-            cache.remember(key, lbls)
-        samples = series.samples
-        labels_out.append(lbls)
-        if len(samples) == 1:  # the usual case: one sample per series and request
-            s = samples[0]
-            ts_out.append([s.timestamp])
-            values_out.append([s.value])
-        else:
-            ts_out.append([s.timestamp for s in samples])
-            values_out.append([s.value for s in samples])
+        entry = known.get(key)
+        if entry is None:
+            entry = cache.add(key, labels_from_raw(key, f"timeseries[{i}]"))
+        out.series.append(entry)
+        _add_samples(out, i, series.samples)
         for ex in series.exemplars:
             ex_pairs = [(lb.name, lb.value) for lb in ex.labels]
             out.exemplars.append(
@@ -165,15 +180,8 @@ def decode_v1(data: bytes, cache: SeriesCache | None = None) -> DecodedWrite:
             )
     for m in req.metadata:  # type: ignore[attr-defined]
         if m.metric_family_name:
-            out.metadata.append((m.metric_family_name, _metadata(m.type, m.help, m.unit)))
+            out.metadata.append((m.metric_family_name, metadata_of(m.type, m.help, m.unit)))
     return out
-
-
-def _exemplar_labels(pairs: list[tuple[str, str]], i: int) -> Labels:
-    names = [n for n, _ in pairs]
-    if len(set(names)) != len(names) or any(not n for n in names):
-        raise InvalidWrite(f"timeseries[{i}]: invalid exemplar labels {_describe(pairs)}")
-    return tuple(sorted(p for p in pairs if p[1]))
 
 
 def decode_v2(data: bytes, cache: SeriesCache | None = None) -> DecodedWrite:
@@ -183,9 +191,11 @@ def decode_v2(data: bytes, cache: SeriesCache | None = None) -> DecodedWrite:
     if symbols and symbols[0] != "":
         raise InvalidWrite("symbols table must start with an empty string")
     cache = cache or SeriesCache()
-    known = cache.strings
+    known = cache.entries
     symbol = symbols.__getitem__
     out = DecodedWrite()
+    # Every series may repeat its family's metadata; keep one of each.
+    seen_metadata: set[tuple[str, int, int, int]] = set()
 
     def strings(refs: Iterable[int], where: str) -> tuple[str, ...]:
         try:
@@ -198,24 +208,18 @@ def decode_v2(data: bytes, cache: SeriesCache | None = None) -> DecodedWrite:
 
     for i, series in enumerate(req.timeseries):  # type: ignore[attr-defined]
         key = strings(series.labels_refs, f"timeseries[{i}]")
-        lbls = known.get(key)
-        if lbls is None:
-            lbls = _check_labels(list(zip(key[::2], key[1::2], strict=True)), f"timeseries[{i}]")
-            cache.remember_strings(key, lbls)
+        entry = known.get(key)
+        if entry is None:
+            pairs = list(zip(key[::2], key[1::2], strict=True))
+            entry = cache.add(key, check_labels(pairs, f"timeseries[{i}]"))
         samples = series.samples
         histograms = len(series.histograms)
         if histograms:
             if samples:
                 raise InvalidWrite(f"timeseries[{i}]: both samples and histograms in one series")
             out.histograms += histograms
-        out.labels.append(lbls)
-        if len(samples) == 1:
-            s = samples[0]
-            out.ts.append([s.timestamp])
-            out.values.append([s.value])
-        else:
-            out.ts.append([s.timestamp for s in samples])
-            out.values.append([s.value for s in samples])
+        out.series.append(entry)
+        _add_samples(out, i, samples)
         for ex in series.exemplars:
             ex_key = strings(ex.labels_refs, f"timeseries[{i}] exemplar")
             ex_pairs = list(zip(ex_key[::2], ex_key[1::2], strict=True))
@@ -229,47 +233,49 @@ def decode_v2(data: bytes, cache: SeriesCache | None = None) -> DecodedWrite:
                     f"timeseries[{i}]: metadata reference out of range ({nsym} symbols)"
                 )
             if md.type or md.help_ref or md.unit_ref:
-                out.metadata.append(
-                    (
-                        dict(lbls).get("__name__", ""),
-                        _metadata(md.type, symbols[md.help_ref], symbols[md.unit_ref]),
-                    )
-                )
+                seen_metadata.add((entry.name, md.type, md.help_ref, md.unit_ref))
+    out.metadata = [
+        (name, metadata_of(mtype, symbols[help_ref], symbols[unit_ref]))
+        for name, mtype, help_ref, unit_ref in sorted(seen_metadata)
+    ]
     return out
 
 
-def apply_write(
-    storage: Storage, batch: DecodedWrite, cache: SeriesCache | None = None
-) -> WriteResult:
+def _ints(column: IntColumn) -> list[int]:
+    return column.tolist() if isinstance(column, np.ndarray) else column
+
+
+def _floats(column: FloatColumn) -> list[float]:
+    return column.tolist() if isinstance(column, np.ndarray) else column
+
+
+def apply_write(storage: Storage, batch: DecodedWrite) -> WriteResult:
     """Append a validated request in one commit (blocking; run it off the event loop).
 
-    ``cache`` must only ever be used with this one ``storage``: it keeps its refs.
+    The refs of ``batch.series`` entries must belong to ``storage`` (one cache per storage).
     """
     app = storage.appender()
-    known_refs = cache.refs if cache is not None else {}
-    total = 0
-    refs: list[int] = []
+    entries = batch.series
+    refs = [e.ref for e in entries]
+    labels = [e.labels for e in entries]
     append = app.append
     try:
-        for lbls, ts, vals in zip(batch.labels, batch.ts, batch.values, strict=True):
-            known = ref = known_refs.get(lbls, 0)
-            for t, v in zip(ts, vals, strict=True):
-                ref = append(ref, lbls, t, v)
-            total += len(ts)
-            refs.append(ref)
-            if cache is not None and ref != known:
-                cache.remember_ref(lbls, ref)
+        columns = (_ints(batch.sample_series), _ints(batch.ts), _floats(batch.values))
+        for i, t, v in zip(*columns, strict=True):
+            refs[i] = append(refs[i], labels[i], t, v)
         for idx, ex in batch.exemplars:
-            app.append_exemplar(refs[idx], batch.labels[idx], ex)
+            app.append_exemplar(refs[idx], labels[idx], ex)
         for family, meta in batch.metadata:
             app.update_metadata(family, meta)
     except BaseException:
         app.rollback()
         raise
     stats = app.commit()
+    for entry, ref in zip(entries, refs, strict=True):
+        entry.ref = ref
     rejected = stats.out_of_order + stats.out_of_bounds + stats.duplicates
     return WriteResult(
-        samples_written=total - rejected,
+        samples_written=len(batch.ts) - rejected,
         exemplars_written=len(batch.exemplars),
         histograms_written=0,
         rejected=rejected,

@@ -39,6 +39,48 @@ def _split(parts: Parts, ids: I64, ts: I64, vals: F64, label_of: Callable[[int],
         parts.setdefault(label_of(sid), []).append((ts[lo:hi], vals[lo:hi]))
 
 
+def _distinct_sorted(ids: I64) -> I64:
+    """The distinct values of a sorted id column."""
+    if len(ids) == 0:
+        return ids
+    starts = np.flatnonzero(np.concatenate(([True], ids[1:] != ids[:-1])))
+    return ids[starts]
+
+
+def _run_lengths(ids: I64) -> I64:
+    """Lengths of the runs of equal values in a sorted id column."""
+    starts = np.flatnonzero(np.concatenate(([True], ids[1:] != ids[:-1])))
+    return np.diff(np.append(starts, len(ids)))
+
+
+def _merge_columns(
+    luts: list[I64], ids: list[I64], ts: list[I64], vals: list[F64], n_series: int
+) -> tuple[I64, I64, F64]:
+    """Merge sources (each sorted by its local id, then time) into one column set
+    ordered by global series index, each series keeping its sources' order. ``luts[p]``
+    maps source p's distinct local ids, ascending, to global indexes. Each run of a
+    series is scattered to its place: O(samples), no sort."""
+    lens = [_run_lengths(i) if len(i) else np.empty(0, np.int64) for i in ids]
+    if len(luts) == 1 and (len(luts[0]) < 2 or bool((np.diff(luts[0]) > 0).all())):
+        return np.repeat(luts[0], lens[0]), ts[0], vals[0]
+    total = np.zeros(n_series, np.int64)
+    for lut, ln in zip(luts, lens, strict=True):
+        np.add.at(total, lut, ln)
+    fill = np.cumsum(total) - total  # next free slot of each series
+    size = int(total.sum())
+    out_ts = np.empty(size, np.int64)
+    out_vals = np.empty(size, np.float64)
+    for lut, ln, t, v in zip(luts, lens, ts, vals, strict=True):
+        if not len(t):
+            continue
+        src_start = np.cumsum(ln) - ln
+        dest = np.repeat(fill[lut] - src_start, ln) + np.arange(len(t), dtype=np.int64)
+        out_ts[dest] = t
+        out_vals[dest] = v
+        fill[lut] += ln
+    return np.repeat(np.arange(n_series, dtype=np.int64), total), out_ts, out_vals
+
+
 def _merge(chunks: list[tuple[I64, F64]]) -> tuple[I64, F64]:
     if len(chunks) == 1:
         return chunks[0]
@@ -108,6 +150,56 @@ class TSDBQuerier:
             ts, vals = _merge(parts[lbls])
             out.append(Series(lbls, ts, vals))
         return out
+
+    def select_columns(
+        self, matchers: Sequence[Matcher], mint: int, maxt: int
+    ) -> tuple[list[Labels], I64, I64, F64]:
+        """``select`` as columns, for the query engine: ``(labels, series, ts, values)``
+        where ``labels`` is sorted and sample i belongs to ``labels[series[i]]``; samples
+        are ordered by series, then time, duplicates removed (the first source wins,
+        as in ``select``). No per-series arrays are built."""
+        if not matchers:
+            raise EmptySelectorError("a selector needs at least one matcher")
+        blocks, refs, runs, buffers, labels = self._head_snapshot(matchers, mint, maxt)
+        # (labels of each distinct local id, local ids, ts, values), oldest source first.
+        pieces: list[tuple[list[Labels], I64, I64, I64, F64]] = []
+        for b in blocks:
+            ids = b.postings.select(matchers)
+            if len(ids):
+                sids, ts, vals = b.run.gather(ids, mint, maxt)
+                if len(sids):
+                    uniq = _distinct_sorted(sids)
+                    pieces.append(([b.label_of(i) for i in uniq.tolist()], uniq, sids, ts, vals))
+        if len(refs):
+            got = [r.gather(refs, mint, maxt) for r in runs]
+            got = [p for p in got if len(p[0])]
+            unsorted = self._from_buffers(buffers, refs, mint, maxt)
+            got += unsorted
+            if got:
+                ids = np.concatenate([p[0] for p in got])
+                ts = np.concatenate([p[1] for p in got])
+                vals = np.concatenate([p[2] for p in got])
+                if len(got) > 1 or unsorted:
+                    ids, ts, vals = sort_samples(ids, ts, vals)
+                uniq = _distinct_sorted(ids)
+                pieces.append(([labels[i] for i in uniq.tolist()], uniq, ids, ts, vals))
+        if not pieces:
+            return [], np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64)
+        all_labels = sorted({lbls for p in pieces for lbls in p[0]})
+        pos = {lbls: i for i, lbls in enumerate(all_labels)}
+        g, ts, vals = _merge_columns(
+            [np.array([pos[lbls] for lbls in p[0]], np.int64) for p in pieces],
+            [p[2] for p in pieces],
+            [p[3] for p in pieces],
+            [p[4] for p in pieces],
+            len(all_labels),
+        )
+        if len(g) > 1:
+            same = g[1:] == g[:-1]
+            if bool((same & (ts[1:] <= ts[:-1])).any()):
+                # Sources overlap in time (out-of-order data, overlapping blocks).
+                g, ts, vals = sort_samples(g, ts, vals)
+        return all_labels, g, ts, vals
 
     def series_labels(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> list[Labels]:
         found: set[Labels] = set()

@@ -392,10 +392,13 @@ class LokiAPI:
         store = self.store
         try:
             first_end = now_ns() + 1
+            # As Loki's tailer: the newest `limit` entries since `start`, oldest first.
             initial = await asyncio.to_thread(
-                engine.query_range, store, text, start, first_end, 0, "forward", limit
+                engine.query_range, store, text, start, first_end, 0, "backward", limit
             )
             if isinstance(initial, Streams) and initial.streams:
+                for s in initial.streams:
+                    s.entries.sort(key=lambda e: e[0])
                 await ws.send_str(orjson.dumps({"streams": _streams_json(initial)}).decode())
             reader = asyncio.create_task(_drain(ws))
             while not reader.done():
@@ -407,8 +410,15 @@ class LokiAPI:
                 batch = getter.result()
                 while not queue.empty():
                     batch = batch + queue.get_nowait()
-                res = engine.query_range(
-                    _ListReader(batch), text, -(1 << 62), 1 << 62, 0, "forward", 0
+                res = await asyncio.to_thread(
+                    engine.query_range,
+                    _ListReader(batch),
+                    text,
+                    -(1 << 62),
+                    1 << 62,
+                    0,
+                    "forward",
+                    0,
                 )
                 if isinstance(res, Streams) and res.streams:
                     msg: dict[str, Any] = {"streams": _streams_json(res)}

@@ -17,10 +17,13 @@ from aiohttp import web
 from tidewatch.promql.parser import ParseError, parse_metric_selector
 from tidewatch.remote import federate, proto
 from tidewatch.remote.codec import BodyError, BodyTooLarge, snappy_decode
+from tidewatch.remote.fastv1 import decode_v1_fast
+from tidewatch.remote.fastv2 import decode_v2_fast
 from tidewatch.remote.read import (
     SAMPLES_CONTENT_TYPE,
     STREAMED_CONTENT_TYPE,
     InvalidRead,
+    check_sample_limit,
     parse_read_request,
     samples_response,
     select_series,
@@ -44,6 +47,7 @@ log = logging.getLogger(__name__)
 # A snappy body inflates at most ~6x; these bound what one request may make us allocate.
 MAX_DECODED_WRITE_BYTES = 256 * 1024 * 1024
 MAX_DECODED_READ_BYTES = 32 * 1024 * 1024  # Prometheus's decode limit for read requests
+READ_SAMPLE_LIMIT = 50_000_000  # Prometheus's --storage.remote.read-sample-limit default
 HEADER_SAMPLES_WRITTEN = "X-Prometheus-Remote-Write-Samples-Written"
 HEADER_HISTOGRAMS_WRITTEN = "X-Prometheus-Remote-Write-Histograms-Written"
 HEADER_EXEMPLARS_WRITTEN = "X-Prometheus-Remote-Write-Exemplars-Written"
@@ -89,6 +93,7 @@ class RemoteAPI:
         self.s = services
         # Label sets and refs seen before; valid for this one storage (services.tsdb).
         self.series_cache = SeriesCache()
+        self.read_sample_limit = READ_SAMPLE_LIMIT
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -118,7 +123,9 @@ class RemoteAPI:
         def decode() -> DecodedWrite:
             data = snappy_decode(body, MAX_DECODED_WRITE_BYTES)
             cache = self.series_cache
-            return decode_v2(data, cache) if v2 else decode_v1(data, cache)
+            if v2:
+                return decode_v2_fast(data, cache) or decode_v2(data, cache)
+            return decode_v1_fast(data, cache) or decode_v1(data, cache)
 
         try:
             batch = await asyncio.to_thread(decode)
@@ -126,7 +133,7 @@ class RemoteAPI:
             return _text(413, str(exc), headers)
         except (BodyError, InvalidWrite) as exc:
             return _text(400, str(exc), headers)
-        result = await asyncio.to_thread(apply_write, self.s.tsdb, batch, self.series_cache)
+        result = await asyncio.to_thread(apply_write, self.s.tsdb, batch)
         headers = _written_headers(result) if v2 else None
         problems = list(result.errors)
         if result.rejected > len(problems):
@@ -157,9 +164,14 @@ class RemoteAPI:
         if response_type == proto.RESPONSE_SAMPLES:
 
             def run() -> bytes:
-                return samples_response([select_series(storage, q, external) for q in queries])
+                results = [select_series(storage, q, external) for q in queries]
+                check_sample_limit(results, self.read_sample_limit)
+                return samples_response(results)
 
-            payload = await asyncio.to_thread(run)
+            try:
+                payload = await asyncio.to_thread(run)
+            except InvalidRead as exc:
+                return _text(400, str(exc))
             return web.Response(
                 body=payload,
                 headers={"Content-Type": SAMPLES_CONTENT_TYPE, "Content-Encoding": "snappy"},

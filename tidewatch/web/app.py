@@ -12,6 +12,7 @@ from aiohttp.typedefs import Middleware
 from tidewatch.web.api_alertmanager import AlertmanagerAPI
 from tidewatch.web.api_metadata import MetadataAPI
 from tidewatch.web.api_query import QueryAPI
+from tidewatch.web.api_remote import RemoteAPI
 from tidewatch.web.api_rules import RulesAPI
 from tidewatch.web.lifecycle import LifecycleAPI
 from tidewatch.web.responses import APIError, error_response
@@ -65,6 +66,7 @@ def build_app(services: Services) -> web.Application:
         QueryAPI(services),
         RulesAPI(services),
         AlertmanagerAPI(services),
+        RemoteAPI(services),
     )
     for api in apis:
         app.add_routes(api.routes())

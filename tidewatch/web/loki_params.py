@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import math
 import time
-from datetime import datetime
 
 from multidict import MultiDict
 
 from tidewatch.duration import DurationError, parse_duration
+from tidewatch.logs.store.gotime import parse_rfc3339_ns
 
 
 class LokiParamError(Exception):
@@ -33,10 +33,9 @@ def parse_time_ns(text: str, default_ns: int) -> int:
         value = int(text)
     except ValueError:
         try:
-            t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            return parse_rfc3339_ns(text)
         except ValueError:
             raise LokiParamError(f'strconv.ParseInt: parsing "{text}": invalid syntax') from None
-        return int(t.timestamp()) * 1_000_000_000 + t.microsecond * 1000
     # Loki reads up to 10 digits as seconds, longer as nanoseconds.
     return value * 1_000_000_000 if len(text.lstrip("-")) <= 10 else value
 

@@ -221,7 +221,7 @@ function pickCurrent(v, fromUrl) {
       return;
     }
   }
-  if (v.type === "textbox") setCurrent(v, [String(want ?? "")]);
+  if (v.type === "textbox") setCurrent(v, [String(want ?? v.options[0]?.value ?? "")]);
   else if (v.options.length) setCurrent(v, [v.options[0].value]);
   else v.current = { text: "", value: v.multi ? [] : "" };
 }

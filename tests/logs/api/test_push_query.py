@@ -204,12 +204,13 @@ async def test_delete_api(client: Client) -> None:
 
 
 async def test_tail_websocket(client: Client) -> None:
-    await push_json(client, "api", ["before"])
+    await push_json(client, "api", ["old", "before 1", "before 2"])
     async with client.ws_connect(
-        "/loki/api/v1/tail", params={"query": '{app="api"} != "noise"', "start": str(NOW - 60 * S)}
+        "/loki/api/v1/tail",
+        params={"query": '{app="api"} != "noise"', "start": str(NOW - 60 * S), "limit": "2"},
     ) as ws:
         first = orjson.loads((await ws.receive(timeout=5)).data)
-        assert first["streams"][0]["values"][0][1] == "before"
+        assert [v[1] for v in first["streams"][0]["values"]] == ["before 1", "before 2"]
         await push_json(client, "api", ["noise", "live"], t0=NOW)
         msg = orjson.loads((await ws.receive(timeout=5)).data)
         assert msg["streams"] == [

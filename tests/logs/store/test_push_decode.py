@@ -58,3 +58,17 @@ def test_json_errors(doc: object, fragment: str) -> None:
 def test_corrupt_snappy() -> None:
     with pytest.raises(PushDecodeError):
         decode_push(b"\xff\xff\xff\xff", "application/x-protobuf")
+
+
+def test_legacy_json_entries() -> None:
+    body = orjson.dumps(
+        {
+            "streams": [
+                {"labels": '{a="b"}', "entries": [{"ts": "2024-01-02T03:04:05.5Z", "line": "x"}]}
+            ]
+        }
+    )
+    (got,) = decode_push(body, "application/json")
+    assert got.labels_text == '{a="b"}'
+    assert got.ts.tolist() == [1704164645_500_000_000]
+    assert got.lines == ["x"]

@@ -6,10 +6,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tidewatch.labels import Labels
 from tidewatch.logs.push.decode import PushStream
 from tidewatch.logs.store import LogStore, LogStoreOptions, StreamRetention
+from tidewatch.logs.store.deletes import DeleteRequestError
 from tidewatch.matcher import Matcher, MatchType
 
 S = 1_000_000_000
@@ -242,4 +244,29 @@ def test_stream_limit(tmp_path: Path) -> None:
         'Maximum active stream limit exceeded when trying to create stream {a="2"}'
     )
     assert [x[2] for x in read_all(store, [Matcher(MatchType.REGEX, "a", ".+")])] == ["x", "z"]
+    store.close()
+
+
+def test_deletes_are_applied_to_disk_after_the_cancel_period(tmp_path: Path) -> None:
+    o = opts(chunk_target_bytes=50, delete_cancel_period_ns=0)
+    store = LogStore.open(tmp_path, o)
+    lines = [f"{w} {i:03d} " + "." * 40 for i, w in enumerate(["keep", "secret"] * 5)]
+    store.push([ps('{a="x"}', [NOW - 20 * S + i for i in range(10)], lines)])
+    store.push([ps('{a="x"}', [NOW - 10 * S], ["secret in head"])])
+    req = store.deletes.add('{a="x"} |= "secret"', 0, NOW // 1_000_000)
+    store.maintain()
+    assert store.deletes.all()[0].status == "processed"
+    assert store.deletes.active() == []  # reads no longer filter: the data is gone
+    expected = [x for x in lines if x.startswith("keep")]
+    assert [x[2] for x in read_all(store, [eq("a", "x")])] == expected
+    with pytest.raises(DeleteRequestError):
+        store.deletes.cancel(req.request_id)
+    store.close()
+    store = LogStore.open(tmp_path, o)
+    assert [x[2] for x in read_all(store, [eq("a", "x")])] == expected
+    store.push([ps('{a="x"}', [NOW], ["later"])])
+    store.flush()
+    store.close()
+    store = LogStore.open(tmp_path, o)
+    assert [x[2] for x in read_all(store, [eq("a", "x")])] == [*expected, "later"]
     store.close()

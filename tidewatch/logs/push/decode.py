@@ -21,6 +21,7 @@ import orjson
 
 from tidewatch.labels import Labels
 from tidewatch.logs.push.proto import PushRequest
+from tidewatch.logs.store.gotime import parse_rfc3339_ns
 
 _TIMESTAMP = attrgetter("timestamp")
 _SECONDS = attrgetter("seconds")
@@ -134,6 +135,8 @@ def decode_json(body: bytes) -> list[PushStream]:
 def _json_stream(s: Any) -> PushStream:
     if not isinstance(s, dict):
         raise PushDecodeError("loghttp.PushRequest.Streams: expected an object per stream")
+    if "entries" in s and "values" not in s:
+        return _legacy_json_stream(s)
     labels = s.get("stream") or {}
     if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
         raise PushDecodeError("loghttp.Stream.Labels: label values must be strings")
@@ -158,6 +161,25 @@ def _json_stream(s: Any) -> PushStream:
     if values and max(map(len, values)) > 2:
         metadata = [_json_metadata(v[2]) if len(v) > 2 else () for v in values]
     return PushStream(labels_text_from_map(labels), ts, lines, metadata)
+
+
+def _legacy_json_stream(s: dict[str, Any]) -> PushStream:
+    """``/api/prom/push``'s old shape: ``{"labels": "{..}", "entries": [{"ts": RFC3339, "line"}]}``."""
+    labels = s.get("labels")
+    entries = s.get("entries") or []
+    if not isinstance(labels, str) or not isinstance(entries, list):
+        raise PushDecodeError("logproto.Stream: labels must be a string and entries a list")
+    ts: list[int] = []
+    lines: list[str] = []
+    for e in entries:
+        if not isinstance(e, dict) or not isinstance(e.get("line"), str):
+            raise PushDecodeError("logproto.Entry: each entry needs ts and line")
+        try:
+            ts.append(parse_rfc3339_ns(str(e.get("ts", ""))))
+        except ValueError:
+            raise PushDecodeError(f"logproto.Entry: cannot parse ts {e.get('ts')!r}") from None
+        lines.append(e["line"])
+    return PushStream(labels, np.asarray(ts, dtype=np.int64), lines, None)
 
 
 def _parse_ns(items: list[Any]) -> I64:

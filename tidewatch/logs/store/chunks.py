@@ -46,14 +46,16 @@ class ChunkRef:
     seq0: int  # WAL sequence numbers of the stream's entries it holds: [seq0, seq1)
     seq1: int
     dropped: bool = False
+    compacted: bool = False  # rewritten by compaction (merged, stronger compression)
 
 
 class ChunkSegments:
-    def __init__(self, directory: Path, segment_bytes: int, level: int) -> None:
+    def __init__(self, directory: Path, segment_bytes: int, level: int, compact_level: int) -> None:
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
         self.segment_bytes = segment_bytes
         self._cctx = zstandard.ZstdCompressor(level=level)
+        self._cctx_compact = zstandard.ZstdCompressor(level=compact_level)
         self._lock = threading.Lock()
         self._current = -1
         self._file: BinaryIO | None = None
@@ -85,11 +87,12 @@ class ChunkSegments:
     def scan(self) -> list[ChunkRef]:
         """Headers of every intact chunk; a torn tail (crash mid-write) is cut off."""
         refs: list[ChunkRef] = []
+        replaced: set[tuple[int, int]] = set()
         for seg in self.segments():
-            refs.extend(self._scan_segment(seg))
-        return refs
+            refs.extend(self._scan_segment(seg, replaced))
+        return [r for r in refs if (r.segment, r.offset) not in replaced]
 
-    def _scan_segment(self, seg: int) -> list[ChunkRef]:
+    def _scan_segment(self, seg: int, replaced: set[tuple[int, int]]) -> list[ChunkRef]:
         path = self.path(seg)
         data = path.read_bytes()
         refs: list[ChunkRef] = []
@@ -105,6 +108,7 @@ class ChunkSegments:
             except orjson.JSONDecodeError:
                 break
             refs.append(_ref_from_header(h, seg, pos, _FRAME.size + length))
+            replaced.update((int(a), int(b)) for a, b in h.get("replaces", ()))
             pos = start + length
         if pos < end:
             with open(path, "r+b") as f:
@@ -113,20 +117,33 @@ class ChunkSegments:
 
     # -- writing -------------------------------------------------------------------
     def write(
-        self, labels: Labels, ts: I64, lines: list[str], metadata: list[Labels] | None, seq0: int
+        self,
+        labels: Labels,
+        ts: I64,
+        lines: list[str],
+        metadata: list[Labels] | None,
+        seq0: int,
+        seq1: int | None = None,
+        replaces: list[ChunkRef] | None = None,
     ) -> ChunkRef:
+        """Append one chunk (``ts`` sorted). With ``replaces`` it is a compaction result:
+        compressed harder, and its header names the chunks it supersedes so that a
+        restart skips them even before their segment is rewritten."""
         raw = encode_columns(ts, lines, metadata)
-        body = self._cctx.compress(raw)
+        body = (self._cctx_compact if replaces else self._cctx).compress(raw)
         raw_bytes = sum(map(len, lines))
-        header = {
+        header: dict[str, Any] = {
             "labels": labels,
             "mint": int(ts[0]),
             "maxt": int(ts[-1]),
             "n": len(lines),
             "raw": raw_bytes,
             "seq0": seq0,
-            "seq1": seq0 + len(lines),
+            "seq1": seq0 + len(lines) if seq1 is None else seq1,
         }
+        if replaces:
+            header["c"] = 1
+            header["replaces"] = [[r.segment, r.offset] for r in replaces]
         hb = orjson.dumps(header)
         payload = _U32.pack(len(hb)) + hb + body
         rec = frame(payload)
@@ -195,37 +212,52 @@ class ChunkSegments:
         return raw
 
     # -- retention -----------------------------------------------------------------
-    def rewrite(self, seg: int, keep: list[ChunkRef]) -> None:
-        """Copy ``keep`` (chunks of ``seg``) into a new segment and delete ``seg``."""
-        src = self.reader(seg)
+    def seal(self, seg: int) -> None:
+        """Stop appending to ``seg``: the next chunk opens a new segment."""
         with self._lock:
-            if self._file is not None:
+            if seg == self._current and self._file is not None:
                 os.fsync(self._file.fileno())
                 self._file.close()
                 self._file = None
+
+    def copy_live(self, seg: int, keep: list[ChunkRef]) -> tuple[int, list[int]]:
+        """Copy ``keep`` (chunks of the sealed segment ``seg``) into a new segment, without
+        blocking appends; returns its number and each chunk's new offset."""
+        src = self.reader(seg)
+        with self._lock:
             new = self._next_seg
             self._next_seg += 1
-            tmp = self.dir / f"{new:08d}{SUFFIX}.tmp"
-            pos = 0
-            with open(tmp, "wb") as out:
-                for ref in keep:
-                    out.write(os.pread(src.fileno(), ref.length, ref.offset))
-                    ref.segment, ref.offset = new, pos
-                    pos += ref.length
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, self.path(new))
-            self.path(seg).unlink(missing_ok=True)
-            self._readers.pop(seg, None)
-            _fsync_dir(self.dir)
+        tmp = self.dir / f"{new:08d}{SUFFIX}.tmp"
+        offsets: list[int] = []
+        pos = 0
+        with open(tmp, "wb") as out:
+            for ref in keep:
+                out.write(os.pread(src.fileno(), ref.length, ref.offset))
+                offsets.append(pos)
+                pos += ref.length
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, self.path(new))
+        _fsync_dir(self.dir)
+        return new, offsets
 
     def delete(self, seg: int) -> None:
         with self._lock:
             if seg == self._current and self._file is not None:
                 self._file.close()
                 self._file = None
-            self.path(seg).unlink(missing_ok=True)
             self._readers.pop(seg, None)
+            segs = self.segments()
+            if segs and seg == segs[-1]:
+                # Keep the newest number taken (as an empty file): compaction headers name
+                # chunks by (segment, offset), so a number must never come back after a restart.
+                with open(self.path(seg), "r+b") as f:
+                    f.truncate(0)
+                for other in segs[:-1]:
+                    if self.segment_size(other) == 0:
+                        self.path(other).unlink(missing_ok=True)
+            else:
+                self.path(seg).unlink(missing_ok=True)
 
     def close(self) -> None:
         with self._lock:
@@ -241,7 +273,17 @@ class ChunkSegments:
 def _ref_from_header(h: dict[str, Any], seg: int, offset: int, length: int) -> ChunkRef:
     labels: Labels = tuple((str(k), str(v)) for k, v in h["labels"])
     return ChunkRef(
-        labels, seg, offset, length, h["mint"], h["maxt"], h["n"], h["raw"], h["seq0"], h["seq1"]
+        labels,
+        seg,
+        offset,
+        length,
+        h["mint"],
+        h["maxt"],
+        h["n"],
+        h["raw"],
+        h["seq0"],
+        h["seq1"],
+        compacted=bool(h.get("c")),
     )
 
 

@@ -15,6 +15,7 @@ import numpy.typing as npt
 import orjson
 
 from tidewatch.labels import Labels
+from tidewatch.logs.store.memsearch import find_all
 
 I64 = npt.NDArray[np.int64]
 
@@ -110,18 +111,13 @@ def decode_columns_containing(
     (blen,) = _U32.unpack_from(buf, pos)
     start = pos + 4
     stop = start + blen
-    first = needles[0].encode()
-    # Search in place (no copy of the blob); positions are offsets into ``raw``.
-    hits: list[int] = []
-    at = raw.find(first, start, stop)
-    dense = max(16, n // 16)
-    while at != -1:
-        hits.append(at - start)
-        if len(hits) > dense:
-            return _filter_decoded(decode_columns(raw), needles)
-        at = raw.find(first, at + 1, stop)
-    if not hits:
+    # Search in place (no copy of the blob); many hits: filtering line by line is cheaper.
+    found = find_all(raw, start, stop, needles[0].encode(), max(16, n // 16))
+    if found is None:
+        return _filter_decoded(decode_columns(raw), needles)
+    if not found:
         return np.zeros(0, np.int64), [], None
+    hits = [at - start for at in found]
     newlines = np.flatnonzero(np.frombuffer(raw, np.uint8, blen, start) == 10)
     rows = np.unique(np.searchsorted(newlines, np.asarray(hits), side="left"))
     line_start = np.concatenate(([0], newlines + 1)) + start

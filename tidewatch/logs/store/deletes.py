@@ -1,7 +1,8 @@
 """Loki's delete requests: a selector (with optional line filters) and a time range.
 
-Requests persist in ``deletes.json``; the store hides matching entries from every read
-at once, and the entries disappear from disk as retention rewrites their chunks.
+Requests persist in ``deletes.json``. The store hides matching entries from every read
+at once; after the cancel period (Loki's ``delete_request_cancel_period``) maintenance
+removes them from chunks and heads and marks the request ``processed``.
 """
 
 from __future__ import annotations
@@ -85,6 +86,8 @@ class DeleteRequests:
     def _compile(self) -> None:
         out = []
         for r in self._items:
+            if r.status != "received":
+                continue  # processed: the entries are gone from disk
             q = parse_delete_query(r.query)
             out.append(_Compiled(r, q.matchers, Pipeline(q.stages) if q.stages else None))
         self._compiled = out
@@ -98,9 +101,7 @@ class DeleteRequests:
 
     def add(self, query: str, start_ms: int, end_ms: int) -> DeleteRequest:
         parse_delete_query(query)
-        req = DeleteRequest(
-            secrets.token_hex(4), query, start_ms, end_ms, int(time.time() * 1000), "processed"
-        )
+        req = DeleteRequest(secrets.token_hex(4), query, start_ms, end_ms, int(time.time() * 1000))
         with self._lock:
             self._items.append(req)
             self._compile()
@@ -108,14 +109,31 @@ class DeleteRequests:
         return req
 
     def cancel(self, request_id: str) -> bool:
+        """False when there is no such request; an error once it has been processed."""
         with self._lock:
-            before = len(self._items)
-            self._items = [r for r in self._items if r.request_id != request_id]
-            if len(self._items) == before:
+            found = [r for r in self._items if r.request_id == request_id]
+            if not found:
                 return False
+            if any(r.status != "received" for r in found):
+                raise DeleteRequestError(
+                    "deletion of request which is in process or already processed is not allowed"
+                )
+            self._items = [r for r in self._items if r.request_id != request_id]
             self._compile()
             self._save()
             return True
+
+    def due(self, now_ms: int, cancel_period_ms: int) -> list[_Compiled]:
+        """Received requests whose cancel period is over: ready to apply to disk."""
+        return [c for c in self._compiled if c.req.created_at_ms + cancel_period_ms <= now_ms]
+
+    def mark_processed(self, request_ids: set[str]) -> None:
+        with self._lock:
+            for r in self._items:
+                if r.request_id in request_ids:
+                    r.status = "processed"
+            self._compile()
+            self._save()
 
     def all(self) -> list[DeleteRequest]:
         return list(self._items)

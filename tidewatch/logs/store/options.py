@@ -43,6 +43,11 @@ class LogStoreOptions:
     chunk_target_bytes: int = 256 * 1024  # raw line bytes per chunk before it is cut
     chunk_idle_ns: int = 30 * 60 * NS_PER_S
     compression_level: int = 1  # zstd: on JSON logs level 1 is as small as 3, and 1.5x faster
+    # Compaction (in maintain): merge a stream's chunks into ~compact_target_bytes ones,
+    # recompressed at compact_level; at most compact_budget_bytes of raw lines per round.
+    compact_level: int = 7
+    compact_target_bytes: int = 1 << 20
+    compact_budget_bytes: int = 64 << 20
     chunk_segment_bytes: int = 64 << 20
     # WAL: 0 = fsync before every push is acknowledged; else fsync this often.
     wal_sync_interval_ms: int = 1000
@@ -52,4 +57,6 @@ class LogStoreOptions:
     retention_ns: int = 0
     retention_stream: list[StreamRetention] = field(default_factory=list)
     max_bytes: int = 0  # total chunk bytes on disk; 0 = unlimited
+    # Delete requests can be cancelled this long; then they are applied to the data.
+    delete_cancel_period_ns: int = 24 * HOUR_NS
     query_cache_bytes: int = 128 << 20

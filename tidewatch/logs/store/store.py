@@ -4,8 +4,10 @@ chunks on disk, a label index, retention and deletes.
 ``push`` validates and appends under one lock, logs the accepted entries to the WAL
 (fsynced before returning when ``wal_sync_interval_ms`` is 0) and cuts a stream's head
 into a zstd chunk once it holds ``chunk_target_bytes``. ``maintain`` (every few seconds
-from ``start_background``) cuts old or idle heads, checkpoints the WAL and applies
-retention. ``select`` implements the LogQL engine's ``LogReader``.
+from ``start_background``) cuts old or idle heads, checkpoints the WAL, applies
+retention and compacts: a stream's small chunks are merged into ~1 MB ones compressed
+harder (ingest stays cheap; the disk gets the better ratio later). ``select``
+implements the LogQL engine's ``LogReader``.
 """
 
 from __future__ import annotations
@@ -19,13 +21,12 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
 from tidewatch.labels import Labels
 from tidewatch.logs.logql.store import StreamChunk
-from tidewatch.logs.push.decode import PushStream
 from tidewatch.logs.store.chunks import ChunkRef, ChunkSegments
 from tidewatch.logs.store.columns import decode_columns, decode_columns_containing
 from tidewatch.logs.store.deletes import DeleteRequests
@@ -54,6 +55,9 @@ from tidewatch.logs.store.walrec import (
 )
 from tidewatch.matcher import Matcher, matches_all
 from tidewatch.tsdb.wal import WAL
+
+if TYPE_CHECKING:  # push decoding imports this package's helpers
+    from tidewatch.logs.push.decode import PushStream
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +133,7 @@ class LogStore:
         self._lock_file: Any = None
         self.wal = WAL(self.path / "wal")
         self.chunks = ChunkSegments(
-            self.path / "chunks", o.chunk_segment_bytes, o.compression_level
+            self.path / "chunks", o.chunk_segment_bytes, o.compression_level, o.compact_level
         )
         self.deletes = DeleteRequests(self.path / "deletes.json")
         # Counters for self metrics.
@@ -391,7 +395,8 @@ class LogStore:
             ts = ts[order]
             lines = [lines[i] for i in order.tolist()]
             md = [md[i] for i in order.tolist()] if md is not None else None
-        ref = self.chunks.write(st.labels, ts, lines, md, st.head_seq0)
+        # seq1 = next_seq: entries removed from the head (deletes) leave no gap for replay.
+        ref = self.chunks.write(st.labels, ts, lines, md, st.head_seq0, st.next_seq)
         st.chunks.append(ref)
         st.head_ts, st.head_lines, st.head_md, st.head_bytes = [], [], None, 0
         st.head_seq0 = st.next_seq
@@ -600,7 +605,8 @@ class LogStore:
         return self.wal.size_bytes() > max(self.options.wal_checkpoint_bytes, 2 * heads)
 
     def maintain(self, now_ns: int | None = None, checkpoint: bool | None = None) -> None:
-        """Cut old and idle heads, checkpoint the WAL when it has grown, apply retention."""
+        """Cut old and idle heads, checkpoint the WAL when it has grown, apply retention,
+        compact one budget's worth of chunks."""
         now = time.time_ns() if now_ns is None else now_ns
         with self._maint_lock:
             self._cut_aged(now / 1e9)
@@ -608,6 +614,16 @@ class LogStore:
             if checkpoint or (checkpoint is None and self._wal_needs_checkpoint()):
                 self._checkpoint()
             self._apply_retention(now)
+            self._process_deletes(now)
+            self._compact(force=False)
+
+    def compact(self) -> None:
+        """Cut every head, then merge and recompress every stream's chunks now (before
+        measuring disk use, or a backup)."""
+        self.flush()
+        with self._maint_lock:
+            while self._compact(force=True):
+                pass
 
     def flush(self) -> None:
         """Cut every head into a chunk and checkpoint (shutdown, tests, benchmarks)."""
@@ -617,6 +633,147 @@ class LogStore:
                     self._cut(st)
             self.chunks.sync()
             self._checkpoint()
+
+    # ------------------------------------------------------------------ deletes
+
+    def _process_deletes(self, now: int) -> None:
+        """Remove what due delete requests select from chunks (rewritten without those
+        entries) and heads, checkpoint so the WAL cannot bring them back, then mark the
+        requests processed (reads stop filtering for them)."""
+        due = self.deletes.due(now // 1_000_000, self.options.delete_cancel_period_ns // 1_000_000)
+        if not due:
+            return
+        touched: set[int] = set()
+        with self._lock:
+            for st in list(self._streams.values()):
+                if not any(matches_all(c.matchers, st.labels) for c in due):
+                    continue
+                for r in list(st.chunks):
+                    ts, lines, md = self.chunks.read(r)
+                    piece = StreamChunk(st.labels, ts, lines, md)
+                    keep = DeleteRequests.keep_mask(due, piece)
+                    if keep is None or bool(keep.all()):
+                        continue
+                    idx = np.flatnonzero(keep)
+                    r.dropped = True
+                    touched.add(r.segment)
+                    if len(idx):
+                        kept = _take(piece, idx)
+                        new = self.chunks.write(
+                            st.labels, kept.ts, kept.lines, kept.metadata, r.seq0, r.seq1, [r]
+                        )
+                        st.chunks.append(new)
+                st.chunks = sorted(
+                    (r for r in st.chunks if not r.dropped), key=lambda c: (c.mint, c.seq0)
+                )
+                if st.head_lines:
+                    ts, lines, md = st.head_columns()
+                    keep = DeleteRequests.keep_mask(due, StreamChunk(st.labels, ts, lines, md))
+                    if keep is not None and not bool(keep.all()):
+                        il = np.flatnonzero(keep).tolist()
+                        st.head_ts = [ts[il]]
+                        st.head_lines = [lines[i] for i in il]
+                        st.head_md = [md[i] for i in il] if md is not None else None
+                        st.head_bytes = sum(map(len, st.head_lines))
+                self._recompute_bounds(st)
+        self.chunks.sync()
+        self._checkpoint()
+        self._collect_segments(touched, min_live=1.0)
+        self.deletes.mark_processed({c.req.request_id for c in due})
+
+    # ------------------------------------------------------------------ compaction
+
+    def _compaction_groups(self, force: bool) -> list[tuple[_Stream, list[ChunkRef]]]:
+        """Per stream, runs of not-yet-compacted chunks (in time order) holding about
+        ``compact_target_bytes``; a shorter last run only when ``force``."""
+        o = self.options
+        groups: list[tuple[_Stream, list[ChunkRef]]] = []
+        budget = o.compact_budget_bytes
+        with self._lock:
+            for st in self._streams.values():
+                run: list[ChunkRef] = []
+                size = 0
+                for r in sorted(st.chunks, key=lambda c: c.mint):
+                    if r.compacted:
+                        continue
+                    run.append(r)
+                    size += r.raw_bytes
+                    if size >= o.compact_target_bytes:
+                        groups.append((st, run))
+                        budget -= size
+                        run, size = [], 0
+                        if budget <= 0:
+                            return groups
+                if run and force:
+                    groups.append((st, run))
+                    budget -= size
+                    if budget <= 0:
+                        return groups
+        return groups
+
+    def _compact(self, force: bool) -> bool:
+        """One round of compaction; True when it did any work."""
+        groups = self._compaction_groups(force)
+        if not groups:
+            return False
+        done: list[ChunkRef] = []
+        for st, run in groups:
+            parts = [self.chunks.read(r) for r in run]
+            ts = np.concatenate([p[0] for p in parts])
+            lines = [x for p in parts for x in p[1]]
+            md: list[Labels] | None = None
+            if any(p[2] is not None for p in parts):
+                md = [m for p in parts for m in (p[2] or [()] * len(p[1]))]
+            if len(parts) > 1:
+                order = np.argsort(ts, kind="stable")
+                ol = order.tolist()
+                ts, lines = ts[order], [lines[i] for i in ol]
+                md = [md[i] for i in ol] if md is not None else None
+            seq0, seq1 = min(r.seq0 for r in run), max(r.seq1 for r in run)
+            new = self.chunks.write(st.labels, ts, lines, md, seq0, seq1, replaces=run)
+            with self._lock:
+                live = {id(r) for r in st.chunks}
+                if self._streams.get(st.sid) is not st or not all(id(r) in live for r in run):
+                    new.dropped = True  # retention got there first; the copy is garbage
+                    done.append(new)
+                    continue
+                for r in run:
+                    r.dropped = True
+                st.chunks = sorted(
+                    [r for r in st.chunks if not r.dropped] + [new], key=lambda c: (c.mint, c.seq0)
+                )
+                done += run
+        self.chunks.sync()
+        self._collect_segments({r.segment for r in done}, min_live=0.5)
+        return True
+
+    def _collect_segments(self, touched: set[int], min_live: float) -> None:
+        """Delete segments without live chunks; rewrite those below ``min_live`` of their
+        size live (1.0: any garbage). Copies run outside the store lock."""
+        deletes: list[int] = []
+        rewrites: list[tuple[int, list[ChunkRef]]] = []
+        with self._lock:
+            live: dict[int, list[ChunkRef]] = {}
+            for st in self._streams.values():
+                for r in st.chunks:
+                    live.setdefault(r.segment, []).append(r)
+            for seg in sorted(touched):
+                keep = sorted(live.get(seg, []), key=lambda r: r.offset)
+                if not keep:
+                    deletes.append(seg)
+                elif sum(r.length for r in keep) < min_live * self.chunks.segment_size(seg):
+                    rewrites.append((seg, keep))
+                else:
+                    continue
+                self.chunks.seal(seg)
+        for seg in deletes:
+            self.chunks.delete(seg)
+        for seg, keep in rewrites:
+            new, offsets = self.chunks.copy_live(seg, keep)
+            with self._lock:
+                for r, off in zip(keep, offsets, strict=True):
+                    r.segment, r.offset = new, off
+            self.chunks.delete(seg)
 
     def _cut_aged(self, wall: float) -> None:
         o = self.options
@@ -673,26 +830,13 @@ class LogStore:
                 dropped += self._drop_for_size()
             if not dropped:
                 return
-            # Dropped chunks no longer tell replay which WAL entries are flushed: start
-            # from a checkpoint so the WAL cannot bring them back.
-            self._checkpoint()
             for st in list(self._streams.values()):
                 st.chunks = [r for r in st.chunks if not r.dropped]
                 self._recompute_bounds(st)
-            live: dict[int, list[ChunkRef]] = {}
-            for st in self._streams.values():
-                for r in st.chunks:
-                    live.setdefault(r.segment, []).append(r)
-            touched = {r.segment for r in dropped}
-            for seg in sorted(touched):
-                keep = sorted(live.get(seg, []), key=lambda r: r.offset)
-                if not keep:
-                    self.chunks.delete(seg)
-                else:
-                    self.chunks.rewrite(seg, keep)
-            with self._cache_lock:
-                self._cache.clear()
-                self._cache_bytes = 0
+        # Dropped chunks no longer tell replay which WAL entries are flushed: checkpoint
+        # before they leave the disk, so the WAL cannot bring them back.
+        self._checkpoint()
+        self._collect_segments({r.segment for r in dropped}, min_live=1.0)
 
     def _drop_for_size(self) -> list[ChunkRef]:
         total = self.disk_bytes()

@@ -1,0 +1,223 @@
+"""Tailing real files: growth, both kinds of rotation, new files, restarts with positions."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+
+from tests.logs.agent.conftest import CollectSink, promtail_config, wait_for
+from tidewatch.logs.agent.runner import LogAgent
+
+
+def _append(path: Path, *lines: str) -> None:
+    with path.open("a", encoding="utf-8") as f:
+        for ln in lines:
+            f.write(ln + "\n")
+
+
+async def test_tail_growth_and_labels(tmp_path: Path, sink: CollectSink) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    app = logs / "app.log"
+    _append(app, "first", "second")
+    agent = LogAgent(promtail_config(tmp_path, ""), sink)
+    await agent.start()
+    try:
+        await wait_for(lambda: len(sink.entries) == 2)
+        # A partial line waits for its newline.
+        with app.open("a") as f:
+            f.write("thi")
+        _append(app, "rd", "fourth")
+        await wait_for(lambda: len(sink.entries) == 4)
+        assert sink.lines() == ["first", "second", "third", "fourth"]
+        labels = dict(sink.entries[0][0])
+        assert labels == {"job": "app", "filename": str(app)}
+        ts = [e[1] for e in sink.entries]
+        assert ts == sorted(ts) and len(set(ts)) == 4
+    finally:
+        await agent.stop()
+    saved = yaml.safe_load((tmp_path / "positions.yaml").read_text())
+    assert saved == {"positions": {str(app): str(app.stat().st_size)}}
+
+
+async def test_rename_rotation_loses_nothing(tmp_path: Path, sink: CollectSink) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    app = logs / "app.log"
+    _append(app, "a1", "a2")
+    agent = LogAgent(promtail_config(tmp_path, ""), sink)
+    await agent.start()
+    try:
+        await wait_for(lambda: len(sink.entries) == 2)
+        _append(app, "a3")  # written just before rotation, maybe not yet read
+        os.rename(app, logs / "app.log.1")
+        _append(app, "b1", "b2")
+        await wait_for(lambda: len(sink.entries) == 5)
+        _append(app, "b3")
+        await wait_for(lambda: len(sink.entries) == 6)
+    finally:
+        await agent.stop()
+    assert sink.lines() == ["a1", "a2", "a3", "b1", "b2", "b3"]
+
+
+async def test_copytruncate_rotation(tmp_path: Path, sink: CollectSink) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    app = logs / "app.log"
+    _append(app, "old line one", "old line two")
+    agent = LogAgent(promtail_config(tmp_path, ""), sink)
+    await agent.start()
+    try:
+        await wait_for(lambda: len(sink.entries) == 2)
+        (logs / "app.log.1").write_bytes(app.read_bytes())
+        with app.open("r+") as f:
+            f.truncate(0)
+        await agent.run_once()  # sees the shrink before the writer catches up
+        _append(app, "new")
+        await wait_for(lambda: len(sink.entries) == 3)
+    finally:
+        await agent.stop()
+    assert sink.lines() == ["old line one", "old line two", "new"]
+
+
+async def test_new_files_and_deleted_files(tmp_path: Path, sink: CollectSink) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    agent = LogAgent(promtail_config(tmp_path, ""), sink)
+    await agent.start()
+    try:
+        _append(logs / "late.log", "hello")
+        _append(logs / "ignored.txt", "not matched")
+        await wait_for(lambda: len(sink.entries) == 1)
+        assert dict(sink.entries[0][0])["filename"] == str(logs / "late.log")
+        assert agent.active_files() == [str(logs / "late.log")]
+        (logs / "late.log").unlink()
+        await wait_for(lambda: agent.active_files() == [])
+    finally:
+        await agent.stop()
+    saved = yaml.safe_load((tmp_path / "positions.yaml").read_text())
+    assert saved["positions"] == {}
+
+
+async def test_restart_resumes_without_loss_or_duplicates(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    app = logs / "app.log"
+    _append(app, *(f"line {i}" for i in range(100)))
+    first = CollectSink()
+    agent = LogAgent(promtail_config(tmp_path, ""), first)
+    await agent.start()
+    await wait_for(lambda: len(first.entries) == 100)
+    await agent.stop()
+    assert first.closed
+    # Written while the agent is down.
+    _append(app, *(f"line {i}" for i in range(100, 150)))
+    second = CollectSink()
+    agent = LogAgent(promtail_config(tmp_path, ""), second)
+    await agent.start()
+    try:
+        await wait_for(lambda: len(second.entries) == 50)
+        _append(app, "line 150")
+        await wait_for(lambda: len(second.entries) == 51)
+    finally:
+        await agent.stop()
+    assert first.lines() + second.lines() == [f"line {i}" for i in range(151)]
+
+
+async def test_restart_after_truncation_while_down(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    app = logs / "app.log"
+    _append(app, "a much longer line than what comes next", "another one")
+    first = CollectSink()
+    agent = LogAgent(promtail_config(tmp_path, ""), first)
+    await agent.start()
+    await wait_for(lambda: len(first.entries) == 2)
+    await agent.stop()
+    app.write_text("short\n")
+    second = CollectSink()
+    agent = LogAgent(promtail_config(tmp_path, ""), second)
+    await agent.start()
+    try:
+        await wait_for(lambda: len(second.entries) == 1)
+    finally:
+        await agent.stop()
+    assert second.lines() == ["short"]
+
+
+async def test_docker_json_file_logs(tmp_path: Path, sink: CollectSink) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    # What the json-file driver writes; a line over 16 KiB arrives in two records.
+    (logs / "c-json.log").write_text(
+        '{"log":"hello from stdout\\n","stream":"stdout","time":"2024-05-01T10:00:00.123456789Z"}\n'
+        '{"log":"oops\\n","stream":"stderr","time":"2024-05-01T10:00:01Z"}\n'
+        '{"log":"part one, ","stream":"stdout","time":"2024-05-01T10:00:02Z"}\n'
+        '{"log":"part two\\n","stream":"stdout","time":"2024-05-01T10:00:02.5Z"}\n'
+    )
+    cfg = promtail_config(tmp_path, "    pipeline_stages:\n      - docker: {}\n")
+    agent = LogAgent(cfg, sink)
+    await agent.start()
+    try:
+        await wait_for(lambda: len(sink.entries) == 3)
+    finally:
+        await agent.stop()
+    assert sink.lines() == ["hello from stdout", "oops", "part one, part two"]
+    assert [dict(e[0])["stream"] for e in sink.entries] == ["stdout", "stderr", "stdout"]
+    assert sink.entries[0][1] == 1714557600123456789
+    assert sink.entries[2][1] == 1714557602000000000
+
+
+async def test_relabel_and_path_exclude(tmp_path: Path, sink: CollectSink) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    _append(logs / "keep.log", "k")
+    _append(logs / "skip.log", "s")
+    text = f"""
+positions: {{filename: {tmp_path / "pos.yaml"}}}
+target_config: {{sync_period: 50ms}}
+scrape_configs:
+  - job_name: j
+    static_configs:
+      - labels:
+          env: prod
+          __path__: {logs}/*.log
+          __path_exclude__: "*/skip.log"
+    relabel_configs:
+      - source_labels: [env]
+        target_label: environment
+      - regex: env
+        action: labeldrop
+"""
+    from tidewatch.logs.agent.config import decode_promtail
+
+    agent = LogAgent(decode_promtail(text, "p.yml"), sink)
+    await agent.start()
+    try:
+        await wait_for(lambda: len(sink.entries) == 1)
+    finally:
+        await agent.stop()
+    assert sink.lines() == ["k"]
+    assert dict(sink.entries[0][0]) == {"environment": "prod", "filename": str(logs / "keep.log")}
+
+
+async def test_multiline_flushed_on_stop_and_timeout(tmp_path: Path, sink: CollectSink) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    app = logs / "app.log"
+    _append(app, "ERROR boom", "  at a()", "  at b()", "INFO next")
+    body = """    pipeline_stages:
+      - multiline:
+          firstline: '^[A-Z]+ '
+          max_wait_time: 200ms
+"""
+    agent = LogAgent(promtail_config(tmp_path, body), sink)
+    await agent.start()
+    try:
+        await wait_for(lambda: len(sink.entries) == 2)  # "INFO next" released by timeout
+        _append(app, "WARN last", "  detail")
+    finally:
+        await agent.stop()
+    assert sink.lines() == ["ERROR boom\n  at a()\n  at b()", "INFO next", "WARN last\n  detail"]

@@ -1,0 +1,1 @@
+"""Users, roles, API tokens and login sessions, kept in SQLite under ``<data dir>/ui/``."""

@@ -1,0 +1,281 @@
+// One dashboard page: toolbar (time picker, refresh), variables, the 24-column grid of
+// panels with collapsible rows, and URL state (from, to, var-*, refresh).
+import { api } from "./api.js";
+import { runPanelQueries, intervalVars } from "./data.js";
+import { el } from "./dom.js";
+import { migrateDashboard } from "./migrate.js";
+import { renderBarGauge } from "./panels/bargauge.js";
+import { renderGauge } from "./panels/gauge.js";
+import { renderStat } from "./panels/stat.js";
+import { renderTable } from "./panels/table.js";
+import { renderText } from "./panels/text.js";
+import { renderTimeseries } from "./panels/timeseries.js";
+import { ALL, Variables, resolveVariables, setCurrent } from "./vars.js";
+import { QUICK_RANGES, describeRange, formatDateTime, parseDurationMs, resolveRange } from "./time.js";
+
+const CELL = 30;
+const GAP = 8;
+const DATA_PANELS = new Set(["timeseries", "stat", "gauge", "bargauge", "table"]);
+
+/** Top-level panels → sections: [{row|null, panels (y relative to the section)}]. */
+export function sections(panels) {
+  const sorted = [...panels].sort((a, b) => (a.gridPos?.y ?? 0) - (b.gridPos?.y ?? 0) || (a.gridPos?.x ?? 0) - (b.gridPos?.x ?? 0));
+  const out = [{ row: null, panels: [] }];
+  for (const p of sorted) {
+    if (p.type === "row") {
+      const kids = (p.panels || []).map((c) => ({ ...c }));
+      out.push({ row: p, panels: kids, base: kids.length ? Math.min(...kids.map((c) => c.gridPos?.y ?? 0)) : 0, fromRow: p.collapsed });
+    } else out[out.length - 1].panels.push(p);
+  }
+  for (const s of out) {
+    if (!s.fromRow) s.base = s.panels.length ? Math.min(...s.panels.map((c) => c.gridPos?.y ?? 0)) : 0;
+    s.collapsed = !!s.row?.collapsed;
+  }
+  return out.filter((s) => s.row || s.panels.length);
+}
+
+export class DashboardPage {
+  constructor(root, uid, onNavigate) {
+    this.root = root;
+    this.uid = uid;
+    this.navigate = onNavigate;
+    this.cleanups = [];
+    this.timer = null;
+    this.generation = 0;
+  }
+
+  async load() {
+    const params = new URLSearchParams(location.search);
+    this.root.replaceChildren(el("div", { class: "loading" }, "Loading dashboard…"));
+    let meta;
+    try {
+      meta = await api.dashboard(this.uid);
+    } catch (err) {
+      this.root.replaceChildren(el("div", { class: "page-error" }, `Dashboard ${this.uid}: ${err.message}`));
+      return;
+    }
+    this.meta = meta.meta;
+    this.dash = migrateDashboard(meta.dashboard);
+    document.title = `${this.dash.title} - tidewatch`;
+    this.range = { from: params.get("from") || this.dash.time?.from || "now-6h", to: params.get("to") || this.dash.time?.to || "now" };
+    this.refresh = params.get("refresh") ?? this.dash.refresh ?? "";
+    this.urlVars = {};
+    for (const k of new Set(params.keys())) {
+      if (!k.startsWith("var-")) continue;
+      const name = k.slice(4);
+      this.urlVars[name] = params.getAll(k);
+    }
+    this.sections = sections(this.dash.panels);
+    this.varList = (this.dash.templating?.list || []).map((v) => ({ ...v }));
+    await this.run(true);
+  }
+
+  builtins() {
+    const r = this.abs;
+    return { ...intervalVars(15000, r.from, r.to), __dashboard: this.dash.title, __from: String(r.from), __to: String(r.to) };
+  }
+
+  async run(resolveVars) {
+    const gen = ++this.generation;
+    // Tests and the perf check wait on drawnAt; it is unset until this run has drawn.
+    window.__tw = { pending: -1, drawnAt: null, started: performance.now() };
+    this.abs = resolveRange(this.range);
+    this.vars = new Variables(this.varList, this.builtins());
+    if (resolveVars) await resolveVariables(this.vars, this.urlVars, this.abs, this.vars.builtins);
+    if (gen !== this.generation) return;
+    this.urlVars = {};
+    this.syncUrl();
+    this.draw();
+    this.schedule();
+  }
+
+  syncUrl() {
+    const p = new URLSearchParams();
+    p.set("from", this.range.from);
+    p.set("to", this.range.to);
+    for (const v of this.vars.list) {
+      if (v.type === "constant" || v.type === "adhoc") continue;
+      for (const val of [].concat(v.current?.value ?? [])) p.append(`var-${v.name}`, val === ALL ? "All" : val);
+    }
+    if (this.refresh) p.set("refresh", this.refresh);
+    history.replaceState(null, "", `${location.pathname}?${p}`);
+  }
+
+  schedule() {
+    clearInterval(this.timer);
+    const ms = parseDurationMs(this.refresh);
+    if (ms && ms >= 1000) this.timer = setInterval(() => this.run(false), ms);
+  }
+
+  destroy() {
+    clearInterval(this.timer);
+    this.cleanups.forEach((f) => f());
+    this.cleanups = [];
+  }
+
+  draw() {
+    this.cleanups.forEach((f) => f());
+    this.cleanups = [];
+    const page = el("div", { class: "dashboard" }, this.toolbar(), this.variablesBar());
+    const grid = el("div", { class: "grid" });
+    page.append(grid);
+    this.root.replaceChildren(page);
+    this.layout(grid);
+  }
+
+  toolbar() {
+    const select = el("select", { class: "range-select", "aria-label": "Time range", onchange: (e) => this.setRange({ from: e.target.value, to: "now" }) });
+    select.append(el("option", { value: "" }, describeRange(this.range)));
+    for (const [f, label] of QUICK_RANGES) select.append(el("option", { value: f, selected: f === this.range.from && this.range.to === "now" ? true : null }, label));
+    if (QUICK_RANGES.some(([f]) => f === this.range.from) && this.range.to === "now") select.firstChild.remove();
+    const fromIn = el("input", { class: "time-input", name: "from", value: this.range.from, size: 18 });
+    const toIn = el("input", { class: "time-input", name: "to", value: this.range.to, size: 18 });
+    const apply = el("button", { class: "btn", onclick: () => this.setRange({ from: fromIn.value.trim(), to: toIn.value.trim() }) }, "Apply");
+    const refresh = el("select", { class: "refresh-select", "aria-label": "Auto refresh", onchange: (e) => { this.refresh = e.target.value; this.syncUrl(); this.schedule(); } });
+    for (const r of ["", "5s", "10s", "30s", "1m", "5m", "15m", "1h"]) refresh.append(el("option", { value: r, selected: r === this.refresh ? true : null }, r || "Off"));
+    const zoomOut = el("button", { class: "btn", title: "Zoom out", onclick: () => {
+      const span = this.abs.to - this.abs.from;
+      this.setRange({ from: String(Math.round(this.abs.from - span / 2)), to: String(Math.min(Date.now(), Math.round(this.abs.to + span / 2))) });
+    } }, "⊖");
+    const reload = el("button", { class: "btn btn-primary", title: "Refresh", onclick: () => this.run(true) }, "⟳ Refresh");
+    const save = el("button", { class: "btn", title: "Export JSON", onclick: () => this.exportJson() }, "Export");
+    return el("div", { class: "toolbar" },
+      el("a", { href: "/dashboards", class: "crumb", onclick: (e) => { e.preventDefault(); this.navigate("/dashboards"); } }, "Dashboards"),
+      el("span", { class: "crumb-sep" }, "/"),
+      el("h1", { class: "dash-title" }, this.dash.title || "Untitled"),
+      el("div", { class: "spacer" }),
+      select, fromIn, toIn, apply, zoomOut, reload, refresh, save);
+  }
+
+  exportJson() {
+    const blob = new Blob([JSON.stringify(this.dash, null, 2)], { type: "application/json" });
+    const a = el("a", { href: URL.createObjectURL(blob), download: `${this.dash.uid || "dashboard"}.json` });
+    a.click();
+  }
+
+  setRange(range) {
+    if (!range.from) return;
+    this.range = range;
+    this.run(true);
+  }
+
+  variablesBar() {
+    const bar = el("div", { class: "variables" });
+    for (const v of this.vars.list) {
+      if (v.hide === 2 || v.type === "constant" || v.type === "adhoc") continue;
+      const label = v.hide === 1 ? null : el("label", { class: "var-label", for: `var-${v.name}` }, v.label || v.name);
+      let input;
+      if (v.type === "textbox") {
+        input = el("input", { id: `var-${v.name}`, class: "var-input", value: v.current?.value ?? "", onchange: (e) => { setCurrent(v, [e.target.value]); v.options = [{ text: e.target.value, value: e.target.value }]; this.afterVarChange(v); } });
+      } else {
+        input = el("select", { id: `var-${v.name}`, class: "var-select", "data-var": v.name, multiple: v.multi ? true : null, size: v.multi ? Math.min(6, v.options.length || 1) : null, onchange: (e) => {
+          const chosen = [...e.target.selectedOptions].map((o) => o.value);
+          setCurrent(v, chosen.length ? chosen : [v.options[0]?.value ?? ""]);
+          this.afterVarChange(v);
+        } });
+        const cur = new Set([].concat(v.current?.value ?? []));
+        for (const o of v.options) input.append(el("option", { value: o.value, selected: cur.has(o.value) ? true : null }, o.text));
+      }
+      const wrap = el("div", { class: "var" }, label, input);
+      if (v.error) wrap.append(el("span", { class: "var-error", title: v.error }, "!"));
+      bar.append(wrap);
+    }
+    return bar.childNodes.length ? bar : el("div");
+  }
+
+  /** A variable changed: later ones may depend on it, so resolve from there on. */
+  afterVarChange(changed) {
+    for (const v of this.vars.list) this.urlVars[v.name] = v.current?.value;
+    void changed;
+    this.run(true);
+  }
+
+  layout(grid) {
+    let y = 0;
+    const panelsToLoad = [];
+    for (const s of this.sections) {
+      if (s.row) {
+        const toggle = el("div", { class: `row-header ${s.collapsed ? "collapsed" : ""}`, style: `grid-row:${y + 1} / span 1;grid-column:1 / span 24`, onclick: () => { s.collapsed = !s.collapsed; this.draw(); } },
+          el("span", { class: "row-caret" }, s.collapsed ? "▸" : "▾"), this.vars.interpolate(s.row.title || "", {}, false), s.collapsed ? el("span", { class: "row-count" }, `(${s.panels.length} panels)`) : null);
+        grid.append(toggle);
+        y += 1;
+      }
+      if (s.collapsed) continue;
+      let bottom = 0;
+      for (const p of s.panels) {
+        const g = p.gridPos || { x: 0, y: 0, w: 12, h: 8 };
+        const py = y + (g.y - s.base);
+        bottom = Math.max(bottom, g.y - s.base + g.h);
+        const box = this.panelBox(p, { ...g, y: py });
+        grid.append(box.node);
+        panelsToLoad.push(box);
+      }
+      y += bottom;
+    }
+    grid.style.gridTemplateRows = `repeat(${Math.max(1, y)}, ${CELL}px)`;
+    this.loadPanels(panelsToLoad);
+  }
+
+  panelBox(panel, g) {
+    const title = el("div", { class: "panel-title", title: panel.description || "" }, this.vars.interpolate(panel.title || "", {}, false));
+    const status = el("span", { class: "panel-status" });
+    const body = el("div", { class: "panel-body" });
+    const node = el("div", { class: `panel panel-${panel.type}`, "data-panel-id": panel.id ?? "", "data-type": panel.type, "data-state": "loading", style: `grid-column:${g.x + 1} / span ${g.w};grid-row:${g.y + 1} / span ${g.h}` },
+      el("div", { class: "panel-header" }, title, status), body);
+    if (panel.transparent) node.classList.add("transparent");
+    return { node, body, status, panel };
+  }
+
+  loadPanels(boxes) {
+    const gen = this.generation;
+    const started = performance.now();
+    let pending = boxes.length;
+    window.__tw = { pending, drawnAt: null, started };
+    const done = () => {
+      pending--;
+      window.__tw.pending = pending;
+      if (pending === 0) window.__tw.drawnAt = performance.now();
+    };
+    if (!pending) window.__tw.drawnAt = performance.now();
+    for (const box of boxes) {
+      this.loadPanel(box, gen).finally(done);
+    }
+  }
+
+  async loadPanel(box, gen) {
+    const { panel, body, node, status } = box;
+    const type = panel.type;
+    try {
+      if (type === "text") {
+        renderText(body, panel, this.vars);
+        node.dataset.state = "done";
+        return;
+      }
+      if (!DATA_PANELS.has(type)) {
+        body.replaceChildren(el("div", { class: "no-data" }, `Panel type "${type}" is not supported yet`));
+        node.dataset.state = "unsupported";
+        return;
+      }
+      const width = body.getBoundingClientRect().width;
+      const { frames } = await runPanelQueries(panel, { range: this.abs, vars: this.vars, scoped: {}, widthPx: width });
+      if (gen !== this.generation) return;
+      if (!frames.length) {
+        body.replaceChildren(el("div", { class: "no-data" }, "No data"));
+        node.dataset.state = "nodata";
+        return;
+      }
+      const render = { timeseries: renderTimeseries, stat: renderStat, gauge: renderGauge, bargauge: renderBarGauge, table: renderTable }[type];
+      const cleanup = render(body, panel, frames, { range: this.abs, onZoom: (a, b) => this.setRange({ from: String(a), to: String(b) }) });
+      if (typeof cleanup === "function") this.cleanups.push(cleanup);
+      node.dataset.state = "done";
+      node.dataset.series = String(frames.length);
+    } catch (err) {
+      if (gen !== this.generation) return;
+      node.dataset.state = "error";
+      status.replaceChildren(el("span", { class: "panel-error", title: String(err.message || err) }, "!"));
+      body.replaceChildren(el("div", { class: "panel-error-text" }, String(err.message || err)));
+    }
+  }
+}
+
+export { formatDateTime };
