@@ -32,6 +32,7 @@ from tidewatch.rules.rulefile import RuleFileError
 from tidewatch.templating import TemplateError
 from tidewatch.tsdb import TSDB, TSDBOptions
 from tidewatch.web.app import build_app
+from tidewatch.web.auth_setup import prepare_auth
 
 log = logging.getLogger("tidewatch")
 
@@ -64,6 +65,7 @@ class Tidewatch:
     config_path: str
     flags: dict[str, str] = field(default_factory=dict)
     alertmanager_config_path: str = ""
+    web_config_file: str = ""
     ready: bool = False
     start_time: float = field(default_factory=time.time)
     last_reload_success: bool = True
@@ -110,13 +112,21 @@ class Tidewatch:
         for source in (self.tsdb, self.scrape_manager, self.rule_manager, self._embedded_am):
             self.self_metrics.add_source(source)
 
+        try:
+            self.auth = prepare_auth(self.config, self.config.storage.path, self.web_config_file)
+        except ConfigError as exc:
+            raise ReloadRefused(str(exc)) from exc
+        self.auth.protect_self_scrapes(self.config)
         app = build_app(self)
+        self.auth.apply(app)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         host, port = split_listen(self.config.server.listen)
-        site = web.TCPSite(self._runner, host, port, reuse_address=True)
+        ssl_context = self.auth.ssl_context
+        site = web.TCPSite(self._runner, host, port, reuse_address=True, ssl_context=ssl_context)
         await site.start()
-        log.info("listening on http://%s", self.config.server.listen)
+        scheme = "https" if ssl_context is not None else "http"
+        log.info("listening on %s://%s", scheme, self.config.server.listen)
 
         try:
             await self.rule_manager.apply_config(self.config)
@@ -137,6 +147,7 @@ class Tidewatch:
                 # Storage and listen address are fixed for the life of the process.
                 new.storage = self.config.storage
                 new.server.listen = self.config.server.listen
+                self.auth.protect_self_scrapes(new)
                 new_am = resolve_alertmanager_config(new, self.alertmanager_config_path)
                 # Rules and alertmanager.yml first: a bad file refuses the reload before
                 # scraping changes.
@@ -181,6 +192,8 @@ class Tidewatch:
             await self._embedded_am.stop()
         if self._runner is not None:
             await self._runner.cleanup()
+        if hasattr(self, "auth"):
+            self.auth.close()
         if hasattr(self, "tsdb"):
             await asyncio.to_thread(self.tsdb.close)
 

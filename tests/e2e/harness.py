@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import socket
@@ -39,7 +40,11 @@ class HTTPAnswer:
 
 
 def http(
-    method: str, url: str, params: dict[str, str] | None = None, body: bytes | None = None
+    method: str,
+    url: str,
+    params: dict[str, str] | None = None,
+    body: bytes | None = None,
+    auth: tuple[str, str] | None = None,
 ) -> HTTPAnswer:
     if params and method == "GET":
         url += "?" + urllib.parse.urlencode(params)
@@ -48,6 +53,9 @@ def http(
     if params and method == "POST":
         data = urllib.parse.urlencode(params).encode()
         headers["Content-Type"] = "application/x-www-form-urlencoded"
+    if auth is not None:
+        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        headers["Authorization"] = f"Basic {token}"
     req = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=30) as resp:
@@ -62,6 +70,9 @@ class TidewatchProcess:
     config: Path | None = None
     port: int = field(default_factory=free_port)
     extra_args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    listen_host: str = "127.0.0.1"
+    auth: tuple[str, str] | None = None
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
 
@@ -76,7 +87,7 @@ class TidewatchProcess:
             "tidewatch",
             "up",
             "--listen",
-            f"127.0.0.1:{self.port}",
+            f"{self.listen_host}:{self.port}",
             "--data-dir",
             str(self.data_dir),
         ]
@@ -85,7 +96,9 @@ class TidewatchProcess:
         args += self.extra_args
         self.log_path = self.data_dir.parent / f"tidewatch-{self.port}.log"
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                args, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env}
+            )
         if wait_ready:
             self.wait_ready()
 
@@ -107,10 +120,10 @@ class TidewatchProcess:
         raise AssertionError(f"tidewatch not ready after {timeout}s:\n{self.log_text()}")
 
     def get(self, path: str, **params: str) -> HTTPAnswer:
-        return http("GET", self.url + path, params or None)
+        return http("GET", self.url + path, params or None, auth=self.auth)
 
     def post(self, path: str, **params: str) -> HTTPAnswer:
-        return http("POST", self.url + path, params or None)
+        return http("POST", self.url + path, params or None, auth=self.auth)
 
     def query(self, expr: str, **params: str) -> Any:
         ans = self.get("/api/v1/query", query=expr, **params)

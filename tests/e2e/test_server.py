@@ -286,3 +286,27 @@ alertmanager:
     finally:
         tw.stop()
         sink.close()
+
+
+def test_auth_is_on_beyond_loopback(tmp_path: Path) -> None:
+    # Bound to every interface, reached only over loopback.
+    tw = TidewatchProcess(
+        tmp_path / "data",
+        None,
+        listen_host="0.0.0.0",
+        env={"TIDEWATCH_ADMIN_PASSWORD": "correct horse battery"},
+    )
+    tw.start()
+    try:
+        assert tw.get("/-/healthy").status == 200
+        denied = tw.get("/api/v1/query", query="up")
+        assert denied.status == 401
+        tw.auth = ("admin", "wrong")
+        assert tw.get("/api/v1/query", query="up").status == 401
+        tw.auth = ("admin", "correct horse battery")
+        # The built-in self-scrapes get through auth too.
+        data = tw.wait_for("up", lambda d: len(d["result"]) == 2, timeout=40)
+        assert {r["value"][1] for r in data["result"]} == {"1"}
+        assert "correct horse battery" not in tw.log_text()
+    finally:
+        tw.stop()

@@ -188,6 +188,12 @@ def panel_states(page: Any) -> list[dict[str, str]]:
     return result
 
 
+def var_value(page: Any, name: str) -> str:
+    """The variable's current value(s), comma-joined, as the picker shows them."""
+    value: str = page.locator(f".var-picker[data-var={name}]").get_attribute("data-value")
+    return value
+
+
 def open_dashboard(page: Any, url: str, expand_rows: bool = False) -> list[dict[str, str]]:
     page.goto(url)
     page.wait_for_function(DRAWN, timeout=30_000)
@@ -219,7 +225,7 @@ def test_shipped_dashboards_render_with_data(
     assert not bad, bad
     assert not page.errors
     # Variables resolved to the live job and instance, and are in the URL.
-    job = page.locator("select[data-var=job]").input_value()
+    job = var_value(page, "job")
     assert job in ("node", "tidewatch")
     assert f"var-job={job}" in page.url
 
@@ -250,8 +256,8 @@ def test_shared_bsd_dashboard(server: str, page: Any, artifacts: Path) -> None:
     states = open_dashboard(page, f"{server}/d/{d['uid']}?from=now-5m&to=now", expand_rows=True)
     page.screenshot(path=str(artifacts / "node-exporter-bsd.png"), full_page=True)
     assert not page.errors
-    assert page.locator("select[data-var=job]").input_value() == "node"
-    assert page.locator("select[data-var=node]").input_value() != ""
+    assert var_value(page, "job") == "node"
+    assert var_value(page, "node") != ""
     errors = [s for s in states if s["state"] == "error"]
     assert not errors, errors
     # A panel without data is only one whose node_* metrics the host collector lacks
@@ -331,6 +337,16 @@ def variables_dashboard() -> dict[str, Any]:
             | {"options": {"mode": "markdown", "content": text}},
             {"type": "timeseries", "title": "by job", "gridPos": {"x": 0, "y": 3, "w": 24, "h": 8}}
             | {"targets": [{"expr": 'count by (job) (up{job=~"$job"})', "refId": "A"}]},
+            {"type": "stat", "title": "up $job", "gridPos": {"x": 0, "y": 11, "w": 8, "h": 4}}
+            | {"repeat": "job", "targets": [{"expr": 'up{job="$job"}', "refId": "A"}]},
+            {"type": "row", "title": "Row $names", "gridPos": {"x": 0, "y": 15, "w": 24, "h": 1}}
+            | {"repeat": "names", "collapsed": False, "panels": []},
+            {
+                "type": "text",
+                "title": "label ${names}",
+                "gridPos": {"x": 0, "y": 16, "w": 24, "h": 2},
+            }
+            | {"options": {"content": "name is ${names}"}},
         ],
     }
 
@@ -343,7 +359,12 @@ def test_variables_resolve_and_format(server: str, page: Any, artifacts: Path) -
     states = open_dashboard(page, f"{server}/d/vars")
     page.screenshot(path=str(artifacts / "variables.png"), full_page=True)
     assert all(s["state"] == "done" for s in states), states
-    text = page.locator(".text-panel").inner_text()
+    titles = page.locator(".panel-title").all_inner_texts()
+    # Repeated panels (one per job) and rows (one per label name), each with its value.
+    assert {"up node", "up tidewatch", "label instance", "label job"} <= set(titles), titles
+    rows = [t.split()[-2:] for t in page.locator(".row-header").all_inner_texts()]
+    assert rows == [["Row", "instance"], ["Row", "job"]]
+    text = page.locator(".text-panel").first.inner_text()
     assert text == (
         "csv=prod,stg,dev;pipe=prod|stg|dev;regex=(prod|stg|dev);glob={prod,stg,dev};text=All;"
         "c=k8s;tb=hello;iv=5m;range=3600;metric=node_load1;names=instance,job;qr=node,tidewatch"
@@ -351,14 +372,57 @@ def test_variables_resolve_and_format(server: str, page: Any, artifacts: Path) -
     # A multi-value "All" goes to Prometheus as an escaped regex alternation.
     assert any('job=~"(node|tidewatch)"' in urllib.parse.unquote_plus(b) for b in sent), sent
     # Picking one value updates the text, the URL and re-queries.
-    page.select_option("select[data-var=env]", ["dev"])
+    page.click(".var-picker[data-var=env] .var-button")
+    page.click(".var-picker[data-var=env] .var-option[data-value=dev]")  # replaces All
+    page.click(".var-picker[data-var=env] .var-option[data-value=prod]")
+    page.click(".var-picker[data-var=env] .var-option[data-value=prod]")  # and off again
+    page.screenshot(path=str(artifacts / "variables-picker.png"))
+    page.keyboard.press("Escape")  # closing the menu applies it, as in Grafana
     page.wait_for_function(DRAWN, timeout=30_000)
-    assert "csv=dev;" in page.locator(".text-panel").inner_text()
+    assert "csv=dev;" in page.locator(".text-panel").first.inner_text()
     assert "var-env=dev" in page.url
     # The URL alone restores the selection.
     page.goto(f"{server}/d/vars?var-env=prod&var-env=stg&var-job=node")
     page.wait_for_function(DRAWN, timeout=30_000)
-    assert "csv=prod,stg;" in page.locator(".text-panel").inner_text()
-    assert page.locator("select[data-var=job]").evaluate(
-        "s => [...s.selectedOptions].map(o => o.value)"
-    ) == ["node"]
+    assert "csv=prod,stg;" in page.locator(".text-panel").first.inner_text()
+    assert var_value(page, "job") == "node"
+
+
+def test_edit_json_model_and_save(server: str, page: Any, artifacts: Path) -> None:
+    d = {"uid": "editme", "title": "Edit me", "panels": []}
+    body = json.dumps({"dashboard": d, "overwrite": True}).encode()
+    assert http("POST", server + "/api/dashboards/db", body=body).status == 200
+    open_dashboard(page, f"{server}/d/editme")
+    page.click("button:has-text('JSON')")
+    model = json.loads(page.locator(".json-editor").input_value())
+    model["title"] = "Edited"
+    page.locator(".json-editor").fill(json.dumps(model))
+    page.screenshot(path=str(artifacts / "json-model.png"))
+    page.click(".modal button:has-text('Save')")
+    page.wait_for_function("document.querySelector('.dash-title')?.textContent === 'Edited'")
+    saved = http("GET", server + "/api/dashboards/uid/editme").json()
+    assert saved["dashboard"]["title"] == "Edited"
+    assert saved["meta"]["version"] == 2
+    # A provisioned dashboard can only be saved as a copy.
+    open_dashboard(page, f"{server}/d/tidewatch-self")
+    page.click("button:has-text('JSON')")
+    assert page.locator(".modal button:text-is('Save')").count() == 0
+    page.click(".modal button:has-text('Save as copy')")
+    page.wait_for_function(
+        "document.querySelector('.dash-title')?.textContent === 'tidewatch copy'"
+    )
+    assert not page.errors
+
+
+def test_explore_runs_a_promql_query(server: str, page: Any, artifacts: Path) -> None:
+    page.goto(f"{server}/explore?from=now-5m&to=now&expr=up")
+    page.wait_for_selector(".explore-graph[data-state=done]")
+    page.wait_for_selector(".explore-table[data-state=done]")
+    cells = page.locator(".explore-table td").all_inner_texts()
+    assert "node" in cells and "tidewatch" in cells
+    page.screenshot(path=str(artifacts / "explore.png"))
+    page.fill(".explore-input", "sum(up")
+    page.click("button:has-text('Run query')")
+    page.wait_for_selector(".explore-graph[data-state=error]")
+    assert page.locator(".explore-status").inner_text() != ""
+    assert not page.errors

@@ -18,6 +18,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from tidewatch.config.errors import ConfigError
 from tidewatch.config.yamlnodes import Ctx, MapView, compose
@@ -163,7 +164,7 @@ async def run_agent(
         if len(cfg.clients) > 1:
             log.warning("only the first of %d clients is used", len(cfg.clients))
         sink = HTTPSink(cfg.clients[0])
-        name = cfg.clients[0].url
+        name = urlsplit(cfg.clients[0].url).netloc  # Promtail's "host" label
     agent = LogAgent(cfg, sink, sink_name=name)
     await agent.start()
     web_runner = None

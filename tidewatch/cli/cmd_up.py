@@ -55,6 +55,12 @@ def register(sub: Any) -> None:
         help="alertmanager.yml for the built-in Alertmanager (default: the alertmanager "
         "section of tidewatch.yml, else one receiver with no integrations)",
     )
+    p.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        default="",
+        help="Prometheus web-config file: TLS and basic-auth users (see docs/security.md)",
+    )
     p.add_argument("--storage.tsdb.retention.time", dest="retention_time", default="")
     p.add_argument("--storage.tsdb.retention.size", dest="retention_size", default="")
     p.add_argument("--web.external-url", dest="external_url", default="")
@@ -109,6 +115,7 @@ def flags_of(args: argparse.Namespace, cfg: Config) -> dict[str, str]:
         "query.lookback-delta": args.lookback_delta or "5m",
         "log.level": args.log_level,
         "alertmanager.config.file": args.alertmanager_config,
+        "web.config.file": args.web_config_file,
     }
 
 
@@ -136,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
         config_path=args.config,
         flags=flags_of(args, cfg),
         alertmanager_config_path=args.alertmanager_config,
+        web_config_file=args.web_config_file,
     )
     try:
         import uvloop

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from tidewatch import __version__
 from tidewatch.cli import cmd_check, cmd_data, cmd_query, cmd_rules, cmd_up
+from tidewatch.users import cli as users_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmd_rules.register(sub)
     cmd_query.register(sub)
     cmd_data.register(sub)
+    users_cli.register(sub)
     return parser
 
 

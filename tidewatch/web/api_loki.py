@@ -21,7 +21,7 @@ from multidict import MultiDict
 
 from tidewatch.labels import Labels
 from tidewatch.logs.logql import ast
-from tidewatch.logs.logql.engine import LogQLEngine, Streams
+from tidewatch.logs.logql.engine import LogQLEngine, QueryStats, StreamResult, Streams
 from tidewatch.logs.logql.parser import ParseError, parse_expr
 from tidewatch.logs.logql.result_json import result_to_json
 from tidewatch.logs.logql.store import StreamChunk
@@ -122,6 +122,54 @@ def _apply_interval(result: Streams, interval_ns: int, forward: bool, limit: int
     for s, entries in zip(result.streams, kept, strict=True):
         s.entries = sorted(entries, key=lambda e: e[0], reverse=not forward)
     result.streams = [s for s in result.streams if s.entries]
+
+
+FIRST_SPLIT_NS = 5 * 60 * 1_000_000_000
+
+
+def _is_log_query(text: str) -> bool:
+    try:
+        return isinstance(parse_expr(text), ast.LogQuery)
+    except ParseError:
+        return False  # the engine reports it
+
+
+def _limited_log_query(
+    engine: LogQLEngine, reader: Any, text: str, start: int, end: int, direction: str, limit: int
+) -> Streams:
+    """A log query with a limit, run over windows that grow (5 m, 10 m, 20 m, ...) away
+    from the edge it reads from, stopping once ``limit`` entries are found: windows are
+    disjoint and in time order, so entries further out could not make the cut. Like
+    Loki's split queries, this keeps "latest 1000 lines of the last day" cheap."""
+    forward = direction.lower() == "forward"
+    found: dict[Labels, list[tuple[int, str]]] = {}
+    total = 0
+    stats = QueryStats()
+    width = FIRST_SPLIT_NS
+    lo, hi = (start, start) if forward else (end, end)
+    while (hi < end) if forward else (lo > start):
+        if forward:
+            lo, hi = hi, min(end, hi + width)
+        else:
+            lo, hi = max(start, lo - width), lo
+        width *= 2
+        res = engine.query_range(reader, text, lo, hi, 0, direction, limit - total)
+        _add_stats(stats, engine.stats)
+        assert isinstance(res, Streams)
+        for s in res.streams:
+            found.setdefault(s.labels, []).extend(s.entries)
+            total += len(s.entries)
+        if total >= limit:
+            break
+    engine.stats = stats
+    stats.entries_returned = total
+    return Streams([StreamResult(lb, entries) for lb, entries in found.items()])
+
+
+def _add_stats(into: QueryStats, s: QueryStats) -> None:
+    into.lines_processed += s.lines_processed
+    into.bytes_processed += s.bytes_processed
+    into.exec_seconds += s.exec_seconds
 
 
 class LokiAPI:
@@ -244,8 +292,10 @@ class LokiAPI:
         store = self.store
 
         def run() -> Any:
-            run_limit = 0 if interval > 0 else limit
             reader = reader_for(store, text)
+            if interval <= 0 and limit > 0 and _is_log_query(text):
+                return _limited_log_query(engine, reader, text, start, end, direction, limit)
+            run_limit = 0 if interval > 0 else limit
             res = engine.query_range(reader, text, start, end, step, direction, run_limit)
             if interval > 0 and isinstance(res, Streams):
                 _apply_interval(res, interval, direction.lower() == "forward", limit)

@@ -139,18 +139,63 @@ export class DashboardPage {
     } }, "⊖");
     const reload = el("button", { class: "btn btn-primary", title: "Refresh", onclick: () => this.run(true) }, "⟳ Refresh");
     const save = el("button", { class: "btn", title: "Export JSON", onclick: () => this.exportJson() }, "Export");
+    const edit = el("button", { class: "btn", title: "Edit the dashboard's JSON model and save it", onclick: () => this.editJson() }, "JSON");
     return el("div", { class: "toolbar" },
       el("a", { href: "/dashboards", class: "crumb", onclick: (e) => { e.preventDefault(); this.navigate("/dashboards"); } }, "Dashboards"),
       el("span", { class: "crumb-sep" }, "/"),
       el("h1", { class: "dash-title" }, this.dash.title || "Untitled"),
       el("div", { class: "spacer" }),
-      select, fromIn, toIn, apply, zoomOut, reload, refresh, save);
+      select, fromIn, toIn, apply, zoomOut, reload, refresh, edit, save);
   }
 
   exportJson() {
     const blob = new Blob([JSON.stringify(this.dash, null, 2)], { type: "application/json" });
     const a = el("a", { href: URL.createObjectURL(blob), download: `${this.dash.uid || "dashboard"}.json` });
     a.click();
+  }
+
+  /** The JSON model in an editor; Save posts it to /api/dashboards/db as Grafana's UI does. */
+  editJson() {
+    const area = el("textarea", { class: "json-editor", spellcheck: "false" });
+    area.value = JSON.stringify(this.dash, null, 2);
+    const msg = el("div", { class: "modal-msg" });
+    const close = () => modal.remove();
+    const doSave = async (asCopy, overwrite) => {
+      let dash;
+      try {
+        dash = JSON.parse(area.value);
+      } catch (err) {
+        msg.textContent = `Invalid JSON: ${err.message}`;
+        return;
+      }
+      if (asCopy) {
+        delete dash.uid;
+        delete dash.id;
+        dash.title = `${dash.title} copy`;
+      }
+      try {
+        const res = await api.saveDashboard(dash, overwrite);
+        close();
+        this.navigate(res.url);
+      } catch (err) {
+        msg.replaceChildren(`Save failed: ${err.message}`);
+        if (!asCopy && !overwrite && /changed|same name/.test(err.message)) {
+          msg.append(" ", el("button", { class: "btn", onclick: () => doSave(false, true) }, "Overwrite"));
+        }
+      }
+    };
+    const readOnly = this.meta && this.meta.canSave === false;
+    const modal = el("div", { class: "modal-backdrop", onclick: (e) => { if (e.target === modal) close(); } },
+      el("div", { class: "modal" },
+        el("div", { class: "modal-head" }, el("h2", {}, "JSON model"), el("button", { class: "btn", onclick: close }, "✕")),
+        readOnly ? el("div", { class: "modal-note" }, "This dashboard is provisioned from a file; save it as a copy to change it here.") : null,
+        area,
+        el("div", { class: "modal-actions" },
+          readOnly ? null : el("button", { class: "btn btn-primary", onclick: () => doSave(false, false) }, "Save"),
+          el("button", { class: "btn", onclick: () => doSave(true, false) }, "Save as copy"),
+          msg)));
+    document.body.append(modal);
+    area.focus();
   }
 
   setRange(range) {
@@ -168,19 +213,66 @@ export class DashboardPage {
       if (v.type === "textbox") {
         input = el("input", { id: `var-${v.name}`, class: "var-input", value: v.current?.value ?? "", onchange: (e) => { setCurrent(v, [e.target.value]); v.options = [{ text: e.target.value, value: e.target.value }]; this.afterVarChange(v); } });
       } else {
-        input = el("select", { id: `var-${v.name}`, class: "var-select", "data-var": v.name, multiple: v.multi ? true : null, size: v.multi ? Math.min(6, v.options.length || 1) : null, onchange: (e) => {
-          const chosen = [...e.target.selectedOptions].map((o) => o.value);
-          setCurrent(v, chosen.length ? chosen : [v.options[0]?.value ?? ""]);
-          this.afterVarChange(v);
-        } });
-        const cur = new Set([].concat(v.current?.value ?? []));
-        for (const o of v.options) input.append(el("option", { value: o.value, selected: cur.has(o.value) ? true : null }, o.text));
+        input = this.picker(v);
       }
       const wrap = el("div", { class: "var" }, label, input);
       if (v.error) wrap.append(el("span", { class: "var-error", title: v.error }, "!"));
       bar.append(wrap);
     }
     return bar.childNodes.length ? bar : el("div");
+  }
+
+  /** Grafana-style value picker: a button with the current text and a menu of options. */
+  picker(v) {
+    const current = () => [].concat(v.current?.value ?? []);
+    const label = () => [].concat(v.current?.text ?? "").join(" + ") || "None";
+    const node = el("div", { class: "var-picker", "data-var": v.name, "data-value": current().join(",") });
+    const button = el("button", { type: "button", class: "var-button", id: `var-${v.name}` }, el("span", { class: "var-current" }, label()), el("span", { class: "caret" }, "▾"));
+    node.append(button);
+    let menu = null;
+    let chosen = null;
+    const close = (apply) => {
+      if (!menu) return;
+      menu.remove();
+      menu = null;
+      document.removeEventListener("mousedown", outside, true);
+      document.removeEventListener("keydown", onKey, true);
+      const before = current().join("\u0000");
+      if (apply && chosen && chosen.join("\u0000") !== before) {
+        setCurrent(v, chosen.length ? chosen : [v.options[0]?.value ?? ""]);
+        this.afterVarChange(v);
+      }
+    };
+    const outside = (e) => { if (!node.contains(e.target)) close(true); };
+    const onKey = (e) => { if (e.key === "Escape") close(true); };
+    const renderMenu = () => {
+      menu.replaceChildren(...v.options.map((o) => {
+        const on = chosen.includes(o.value);
+        return el("div", { class: `var-option ${on ? "selected" : ""}`, "data-value": o.value, onclick: () => {
+          if (!v.multi) {
+            chosen = [o.value];
+            close(true);
+            return;
+          }
+          if (o.value === ALL) chosen = [ALL];
+          else {
+            chosen = chosen.filter((x) => x !== ALL);
+            chosen = on ? chosen.filter((x) => x !== o.value) : [...chosen, o.value];
+          }
+          renderMenu();
+        } }, v.multi ? el("span", { class: `check ${on ? "on" : ""}` }, on ? "✓" : "") : null, o.text);
+      }));
+    };
+    button.addEventListener("click", () => {
+      if (menu) return close(true);
+      chosen = current();
+      menu = el("div", { class: "var-menu", role: "listbox" });
+      renderMenu();
+      node.append(menu);
+      document.addEventListener("mousedown", outside, true);
+      document.addEventListener("keydown", onKey, true);
+    });
+    return node;
   }
 
   /** A variable changed: later ones may depend on it, so resolve from there on. */
@@ -190,13 +282,73 @@ export class DashboardPage {
     this.run(true);
   }
 
+  /** The values a `repeat` variable expands to (All → every option). */
+  repeatValues(name) {
+    const v = this.vars.byName(name);
+    if (!v) return [];
+    const vals = this.vars.values(v);
+    return (vals === null ? v.options.filter((o) => o.value !== ALL).map((o) => o.value) : vals).filter((x) => x !== "");
+  }
+
+  /** Rows and panels with `repeat` become one copy per variable value, as in Grafana. */
+  expandRepeats(sections) {
+    const out = [];
+    for (const s of sections) {
+      const rowValues = s.row?.repeat ? this.repeatValues(s.row.repeat) : [null];
+      for (const value of rowValues.length ? rowValues : [null]) {
+        const scoped = value === null ? {} : { [s.row.repeat]: value };
+        const copy = { ...s, scoped, panels: this.repeatPanels(s.panels, scoped) };
+        // Collapsing one repeated row collapses that copy only.
+        if (value !== null) {
+          s.repeatState = s.repeatState || {};
+          copy.collapsed = s.repeatState[value] ?? s.collapsed;
+          copy.toggle = () => { s.repeatState[value] = !copy.collapsed; };
+        }
+        out.push(copy);
+      }
+    }
+    return out;
+  }
+
+  repeatPanels(panels, rowScoped) {
+    const out = [];
+    let shift = []; // [fromY, extra]: panels below a repeated one move down
+    for (const p of panels) {
+      const g = p.gridPos || { x: 0, y: 0, w: 12, h: 8 };
+      const values = p.repeat ? this.repeatValues(p.repeat) : [];
+      if (values.length <= 1) {
+        const scoped = values.length ? { ...rowScoped, [p.repeat]: values[0] } : rowScoped;
+        out.push({ ...p, _scoped: scoped });
+        continue;
+      }
+      const vertical = p.repeatDirection === "v";
+      const perRow = vertical ? 1 : Math.max(1, p.maxPerRow ? Math.min(p.maxPerRow, values.length) : Math.floor(24 / g.w));
+      const w = vertical ? g.w : p.maxPerRow ? Math.floor(24 / perRow) : g.w;
+      values.forEach((val, i) => out.push({
+        ...p,
+        id: `${p.id ?? "p"}-${i}`,
+        _scoped: { ...rowScoped, [p.repeat]: val },
+        _repeatClone: true,
+        gridPos: { ...g, w, x: vertical ? g.x : (i % perRow) * w, y: g.y + Math.floor(i / perRow) * g.h },
+      }));
+      shift.push([g.y + g.h, (Math.ceil(values.length / perRow) - 1) * g.h]);
+    }
+    if (!shift.length) return out;
+    return out.map((c) => {
+      if (c._repeatClone) return c;
+      const y = c.gridPos?.y ?? 0;
+      const extra = shift.reduce((acc, [from, add]) => acc + (y >= from ? add : 0), 0);
+      return extra ? { ...c, gridPos: { ...c.gridPos, y: y + extra } } : c;
+    });
+  }
+
   layout(grid) {
     let y = 0;
     const panelsToLoad = [];
-    for (const s of this.sections) {
+    for (const s of this.expandRepeats(this.sections)) {
       if (s.row) {
-        const toggle = el("div", { class: `row-header ${s.collapsed ? "collapsed" : ""}`, style: `grid-row:${y + 1} / span 1;grid-column:1 / span 24`, onclick: () => { s.collapsed = !s.collapsed; this.draw(); } },
-          el("span", { class: "row-caret" }, s.collapsed ? "▸" : "▾"), this.vars.interpolate(s.row.title || "", {}, false), s.collapsed ? el("span", { class: "row-count" }, `(${s.panels.length} panels)`) : null);
+        const toggle = el("div", { class: `row-header ${s.collapsed ? "collapsed" : ""}`, style: `grid-row:${y + 1} / span 1;grid-column:1 / span 24`, onclick: () => { if (s.toggle) s.toggle(); else this.sections.find((x) => x.row === s.row).collapsed = !s.collapsed; this.draw(); } },
+          el("span", { class: "row-caret" }, s.collapsed ? "▸" : "▾"), this.vars.interpolate(s.row.title || "", s.scoped || {}, false), s.collapsed ? el("span", { class: "row-count" }, `(${s.panels.length} panels)`) : null);
         grid.append(toggle);
         y += 1;
       }
@@ -217,7 +369,7 @@ export class DashboardPage {
   }
 
   panelBox(panel, g) {
-    const title = el("div", { class: "panel-title", title: panel.description || "" }, this.vars.interpolate(panel.title || "", {}, false));
+    const title = el("div", { class: "panel-title", title: panel.description || "" }, this.vars.interpolate(panel.title || "", panel._scoped || {}, false));
     const status = el("span", { class: "panel-status" });
     const body = el("div", { class: "panel-body" });
     const node = el("div", { class: `panel panel-${panel.type}`, "data-panel-id": panel.id ?? "", "data-type": panel.type, "data-state": "loading", style: `grid-column:${g.x + 1} / span ${g.w};grid-row:${g.y + 1} / span ${g.h}` },
@@ -257,7 +409,7 @@ export class DashboardPage {
         return;
       }
       const width = body.getBoundingClientRect().width;
-      const { frames } = await runPanelQueries(panel, { range: this.abs, vars: this.vars, scoped: {}, widthPx: width });
+      const { frames } = await runPanelQueries(panel, { range: this.abs, vars: this.vars, scoped: panel._scoped || {}, widthPx: width });
       if (gen !== this.generation) return;
       if (!frames.length) {
         body.replaceChildren(el("div", { class: "no-data" }, "No data"));

@@ -4,6 +4,7 @@ import "./style.css";
 import { api } from "./api.js";
 import { DashboardPage } from "./dashboard.js";
 import { el } from "./dom.js";
+import { ExplorePage } from "./explore.js";
 
 const root = document.getElementById("app");
 let current = null;
@@ -16,7 +17,8 @@ function navigate(path) {
 function nav() {
   return el("nav", { class: "sidenav" },
     el("a", { href: "/dashboards", class: "logo", title: "tidewatch", onclick: (e) => { e.preventDefault(); navigate("/dashboards"); } }, "≋"),
-    el("a", { href: "/dashboards", title: "Dashboards", onclick: (e) => { e.preventDefault(); navigate("/dashboards"); } }, "▦"));
+    el("a", { href: "/dashboards", title: "Dashboards", onclick: (e) => { e.preventDefault(); navigate("/dashboards"); } }, "▦"),
+    el("a", { href: "/explore", title: "Explore", class: "nav-explore", onclick: (e) => { e.preventDefault(); navigate("/explore"); } }, "⌕"));
 }
 
 async function listPage(main) {
@@ -63,6 +65,9 @@ function route() {
   const m = location.pathname.match(/^\/d\/([^/]+)/);
   if (m) {
     current = new DashboardPage(main, decodeURIComponent(m[1]), navigate);
+    current.load();
+  } else if (location.pathname.startsWith("/explore")) {
+    current = new ExplorePage(main);
     current.load();
   } else listPage(main);
 }

@@ -156,6 +156,10 @@ export function migrateDashboard(dash) {
   if (Array.isArray(dash.rows) && !Array.isArray(dash.panels)) migrateRows(dash);
   dash.panels = dash.panels || [];
   for (const p of dash.panels) migratePanel(p);
+  // Panels without an id get one, as Grafana assigns them on load.
+  const all = dash.panels.flatMap((p) => [p, ...(p.panels || [])]);
+  let next = 1 + Math.max(0, ...all.map((p) => (Number.isInteger(p.id) ? p.id : 0)));
+  for (const p of all) if (!Number.isInteger(p.id)) p.id = next++;
   dash.templating = dash.templating || { list: [] };
   for (const v of dash.templating.list || []) {
     if (v.type === "query" && typeof v.query === "object" && v.query?.query === undefined && v.definition) v.query = v.definition;

@@ -71,7 +71,8 @@ async def test_run_agent_serves_metrics(tmp_path: Path, loki: tuple[FakeLoki, st
                     await asyncio.sleep(0.05)
             async with s.get(f"http://127.0.0.1:{port}/ready") as resp:
                 assert resp.status == 200
-        assert f'promtail_sent_entries_total{{host="{url}"}} 2.0' in text
+        host = url.split("/")[2]
+        assert f'promtail_sent_entries_total{{host="{host}"}} 2.0' in text
         assert "promtail_files_active_total 1.0" in text
     finally:
         stop.set()
@@ -115,6 +116,17 @@ async def test_agent_process_stops_cleanly(tmp_path: Path, loki: tuple[FakeLoki,
     )
     try:
         await wait_for(lambda: len(fake.lines()) == 2, timeout=20)
+        # SIGHUP re-reads the file: lines read after the reload carry the new label.
+        cfg.write_text(cfg.read_text() + "    pipeline_stages:\n      - static_labels: {v: two}\n")
+        proc.send_signal(signal.SIGHUP)
+        for i in range(100):
+            with (logs / "a.log").open("a") as f:
+                f.write(f"more {i}\n")
+            await asyncio.sleep(0.2)
+            if any('v="two"' in st.labels_text for st in fake.streams):
+                break
+        await wait_for(lambda: len(fake.lines()) == 3 + i, timeout=20)
+        assert fake.lines() == ["one", "two"] + [f"more {n}" for n in range(i + 1)]
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 20) == 0
     finally:
@@ -122,7 +134,7 @@ async def test_agent_process_stops_cleanly(tmp_path: Path, loki: tuple[FakeLoki,
             proc.kill()
             await proc.wait()
     saved = yaml.safe_load((tmp_path / "positions.yaml").read_text())
-    assert saved["positions"] == {str(logs / "a.log"): "8"}
+    assert saved["positions"] == {str(logs / "a.log"): str((logs / "a.log").stat().st_size)}
 
 
 def test_agent_process_config_error(tmp_path: Path) -> None:

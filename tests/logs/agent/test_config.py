@@ -168,3 +168,43 @@ def test_logs_section_from_raw_dict() -> None:
     assert logs_section_from_raw(None).scrape_configs == []
     with pytest.raises(ConfigError, match="job_name is required"):
         logs_section_from_raw({"scrape_configs": [{"static_configs": []}]})
+
+
+def test_encodings() -> None:
+    base = """
+scrape_configs:
+  - job_name: a
+    encoding: {enc}
+    static_configs: [{{labels: {{__path__: /x}}}}]
+"""
+    assert decode_promtail(base.format(enc="ISO-8859-1"), "p.yml").scrape_configs[0].encoding == "ISO-8859-1"
+    with pytest.raises(ConfigError, match="p.yml:4: scrape_configs.0..encoding: unknown encoding"):
+        decode_promtail(base.format(enc="klingon"), "p.yml")
+    with pytest.raises(ConfigError, match="not ASCII-compatible"):
+        decode_promtail(base.format(enc="UTF-16"), "p.yml")
+
+
+async def test_latin1_file_is_decoded(tmp_path: Path) -> None:
+    from tests.logs.agent.conftest import CollectSink, wait_for
+    from tidewatch.logs.agent.runner import LogAgent
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.log").write_bytes("café\n".encode("latin-1"))
+    cfg = decode_promtail(
+        f"""
+scrape_configs:
+  - job_name: a
+    encoding: ISO-8859-1
+    static_configs: [{{labels: {{__path__: "{logs}/*.log"}}}}]
+""",
+        "p.yml",
+    )
+    sink = CollectSink()
+    agent = LogAgent(cfg, sink)
+    await agent.start()
+    try:
+        await wait_for(lambda: len(sink.entries) == 1)
+    finally:
+        await agent.stop()
+    assert sink.lines() == ["café"]

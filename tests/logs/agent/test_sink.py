@@ -178,3 +178,37 @@ async def test_in_process_sink_into_the_log_store(tmp_path: Path) -> None:
         assert [ln for c in chunks for ln in c.lines] == ["stored line"]
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("fmt", ["protobuf", "json"])
+async def test_push_to_tidewatchs_own_loki_api(tmp_path: Path, fmt: str) -> None:
+    """The remote end is tidewatch's /loki/api/v1/push (as `tidewatch agent` → `tidewatch up`)."""
+    import time
+    import types
+
+    from tidewatch.logs.store.store import LogStore
+    from tidewatch.matcher import Matcher, MatchType
+    from tidewatch.web.api_loki import LokiAPI
+
+    store = LogStore.open(tmp_path / "store")
+    app = web.Application()
+    app.add_routes(LokiAPI(types.SimpleNamespace(log_store=store)).routes())
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        now = time.time_ns()
+        batch: LogBatch = [
+            ((("job", "a"),), now, "first", ()),
+            ((("job", "a"),), now + 1, "second", (("trace_id", "t1"),)),
+        ]
+        sink = HTTPSink(ClientConfig(url=f"http://127.0.0.1:{port}/loki/api/v1/push", format=fmt))
+        await sink.push(batch)
+        await sink.close()
+        chunks = list(store.select([Matcher(MatchType.EQUAL, "job", "a")], now - 1, now + 2))
+        assert [ln for c in chunks for ln in c.lines] == ["first", "second"]
+    finally:
+        await runner.cleanup()
+        store.close()

@@ -369,3 +369,17 @@ def test_nested_error_line() -> None:
     assert msg.startswith(
         "p.yml:9: pipeline_stages[0].match.stages[1].timestamp.action_on_failure:"
     )
+
+
+def test_decolorize_sampling_pack() -> None:
+    (e,) = run("- decolorize: {}\n", "\x1b[31mred\x1b[0m text")
+    assert e.line == "red text"
+    assert run("- sampling: {rate: 0}\n", "a", "b") == []
+    assert len(run("- sampling: {rate: 1}\n", "a", "b")) == 2
+    (p,) = run(
+        "- static_labels: {svc: api, pod: p1}\n- pack: {labels: [svc, pod], ingest_timestamp: false}\n",
+        'hello "x"',
+    )
+    assert p.labels == {"job": "app"}
+    assert p.line == '{"pod":"p1","svc":"api","_entry":"hello \\"x\\""}'
+    assert p.ts == T0

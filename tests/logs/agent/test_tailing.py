@@ -9,6 +9,7 @@ import yaml
 
 from tests.logs.agent.conftest import CollectSink, promtail_config, wait_for
 from tidewatch.logs.agent.runner import LogAgent
+from tidewatch.logs.agent.sink import LogBatch
 
 
 def _append(path: Path, *lines: str) -> None:
@@ -221,3 +222,69 @@ async def test_multiline_flushed_on_stop_and_timeout(tmp_path: Path, sink: Colle
     finally:
         await agent.stop()
     assert sink.lines() == ["ERROR boom\n  at a()\n  at b()", "INFO next", "WARN last\n  detail"]
+
+
+class HangingSink(CollectSink):
+    """Accepts the first batch, then never answers (a remote that hangs)."""
+
+    async def push(self, batch: LogBatch) -> None:
+        if self.entries:
+            import asyncio
+
+            await asyncio.Event().wait()
+        await super().push(batch)
+
+
+async def test_stop_during_a_hung_push_resends_on_restart(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    app = logs / "app.log"
+    _append(app, "sent")
+    hanging = HangingSink()
+    agent = LogAgent(promtail_config(tmp_path, ""), hanging)
+    await agent.start()
+    await wait_for(lambda: len(hanging.entries) == 1)
+    _append(app, "in flight")
+    await wait_for(lambda: agent._in_flight)
+    await agent.stop(timeout_s=0.2)
+    saved = yaml.safe_load((tmp_path / "positions.yaml").read_text())
+    assert saved["positions"] == {str(app): str(len("sent\n"))}
+    again = CollectSink()
+    agent = LogAgent(promtail_config(tmp_path, ""), again)
+    await agent.start()
+    try:
+        await wait_for(lambda: len(again.entries) == 1)
+    finally:
+        await agent.stop()
+    assert again.lines() == ["in flight"]
+
+
+async def test_failing_sink_counts_drops_and_goes_on(tmp_path: Path) -> None:
+    class Failing(CollectSink):
+        async def push(self, batch: LogBatch) -> None:
+            raise RuntimeError("store closed")
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    _append(logs / "app.log", "a", "b")
+    agent = LogAgent(promtail_config(tmp_path, ""), Failing())
+    await agent.start()
+    await agent.stop()
+    assert agent.dropped_entries["error"] == 2
+
+
+async def test_large_file_crosses_read_blocks_intact(tmp_path: Path, sink: CollectSink) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    expected = [f"{i:06d} " + "é" * (i % 97) + "x" * (i % 31) for i in range(30_000)]
+    (logs / "big.log").write_text("\n".join(expected) + "\n", encoding="utf-8")
+    assert (logs / "big.log").stat().st_size > 3 << 20  # several read blocks
+    (logs / "small.log").write_text("other\n")
+    agent = LogAgent(promtail_config(tmp_path, ""), sink)
+    await agent.start()
+    try:
+        await wait_for(lambda: len(sink.entries) == 30_001, timeout=20)
+    finally:
+        await agent.stop()
+    big = [e[2] for e in sink.entries if dict(e[0])["filename"].endswith("big.log")]
+    assert big == expected

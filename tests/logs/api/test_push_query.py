@@ -216,3 +216,21 @@ async def test_tail_websocket(client: Client) -> None:
         assert msg["streams"] == [
             {"stream": {"app": "api", "env": "prod"}, "values": [[str(NOW + S), "live"]]}
         ]
+
+
+async def test_limited_log_query_over_a_long_range(client: Client) -> None:
+    t0 = NOW - 3 * 3600 * S
+    values = [[str(t0 + i * 60 * S), f"m{i}"] for i in range(180)]
+    body = orjson.dumps({"streams": [{"stream": {"app": "long"}, "values": values}]})
+    r = await client.post(
+        "/loki/api/v1/push", data=body, headers={"Content-Type": "application/json"}
+    )
+    assert r.status == 204, await r.text()
+    rng = {"start": str(t0), "end": str(NOW)}
+    data = await query_range(client, query='{app="long"}', limit="7", **rng)
+    assert [v[1] for v in data["result"][0]["values"]] == [f"m{i}" for i in range(179, 172, -1)]
+    data = await query_range(client, query='{app="long"}', limit="7", direction="forward", **rng)
+    assert [v[1] for v in data["result"][0]["values"]] == [f"m{i}" for i in range(7)]
+    data = await query_range(client, query='{app="long"} |= "m1"', limit="200", **rng)
+    assert len(data["result"][0]["values"]) == 1 + 10 + 80  # m1, m10..m19, m100..m179
+    assert data["stats"]["summary"]["totalEntriesReturned"] == 91

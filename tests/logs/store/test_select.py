@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tidewatch.labels import Labels
 from tidewatch.logs.logql.engine import LogQLEngine, Streams
 from tidewatch.logs.logql.parser import parse_expr
 from tidewatch.logs.push.decode import PushStream
@@ -77,3 +78,25 @@ def test_required_literals() -> None:
     assert required_literals(parse_expr('{a="b"} |= "x" or "y"')) == []
     both = 'count_over_time({a="b"} |= "x" |= "y" [1m]) / count_over_time({a="b"} |= "x" [1m])'
     assert required_literals(parse_expr(both)) == ["x"]
+
+
+def test_decode_containing_matches_a_plain_filter() -> None:
+    from tidewatch.logs.store.columns import decode_columns_containing, encode_columns
+
+    rng = random.Random(5)
+    for _ in range(300):
+        n = rng.randrange(1, 40)
+        lines = [
+            "".join(rng.choice("ab xy") for _ in range(rng.randrange(0, 12))) for _ in range(n)
+        ]
+        md: list[Labels] | None = (
+            [(("k", str(i)),) for i in range(n)] if rng.random() < 0.5 else None
+        )
+        raw = encode_columns(np.arange(n, dtype=np.int64) * 7, lines, md)
+        needles = rng.choice([["a"], ["ab"], ["x", "b"], ["ab", "y"], ["zz"], ["a a"]])
+        ts, got, got_md = decode_columns_containing(raw, needles)
+        want = [i for i in range(n) if all(x in lines[i] for x in needles)]
+        assert got == [lines[i] for i in want]
+        assert ts.tolist() == [i * 7 for i in want]
+        if md is not None and want:
+            assert got_md == [md[i] for i in want]

@@ -270,3 +270,19 @@ def test_deletes_are_applied_to_disk_after_the_cancel_period(tmp_path: Path) -> 
     store = LogStore.open(tmp_path, o)
     assert [x[2] for x in read_all(store, [eq("a", "x")])] == [*expected, "later"]
     store.close()
+
+
+def test_corrupt_chunk_body_is_reported(tmp_path: Path) -> None:
+    from tidewatch.logs.store.chunks import ChunkCorrupt
+
+    store = LogStore.open(tmp_path, opts(chunk_target_bytes=10))
+    store.push([ps('{a="x"}', [NOW], ["some line " * 20])])
+    store.close()
+    (seg,) = (tmp_path / "chunks").iterdir()
+    data = bytearray(seg.read_bytes())
+    data[-10] ^= 0xFF  # inside the compressed body
+    seg.write_bytes(bytes(data))
+    store = LogStore.open(tmp_path, opts())
+    with pytest.raises(ChunkCorrupt):
+        read_all(store, [eq("a", "x")])
+    store.close()

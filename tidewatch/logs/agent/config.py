@@ -228,8 +228,8 @@ def _decode_group(ctx: Ctx, node: Node, path: str) -> FileTargetGroup:
 
 
 def _decode_scrape(ctx: Ctx, node: Node, path: str) -> AgentScrapeConfig:
+    probe = ctx.as_map(node, path)
     for sd in _UNSUPPORTED_SD:
-        probe = ctx.as_map(node, path)
         if probe.has(sd):
             raise probe.error(sd, f"{sd} is not supported by tidewatch's agent (files only)")
     view = ctx.as_map(node, path, _SCRAPE_FIELDS)
@@ -249,9 +249,11 @@ def _decode_scrape(ctx: Ctx, node: Node, path: str) -> AgentScrapeConfig:
 
     encoding = view.string("encoding", "utf-8") or "utf-8"
     try:
-        "".encode(encoding)
+        newline = "\n".encode(encoding)
     except LookupError:
         raise view.error("encoding", f"unknown encoding {encoding!r}") from None
+    if newline != b"\n":  # lines are split on the byte 0x0A before decoding
+        raise view.error("encoding", f"encoding {encoding!r} is not supported (not ASCII-compatible)")
     return AgentScrapeConfig(job, groups, relabel, make, encoding)
 
 

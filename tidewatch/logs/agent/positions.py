@@ -26,6 +26,7 @@ class Positions:
         self.path = Path(path) if path else None
         self.ignore_invalid_yaml = ignore_invalid_yaml
         self._offsets: dict[str, int] = {}
+        self._other: dict[str, str] = {}
         self._dirty = False
 
     def load(self) -> None:
@@ -37,7 +38,14 @@ class Positions:
             raw = (doc or {}).get("positions") or {}
             if not isinstance(raw, dict):
                 raise ValueError("positions is not a mapping")
-            self._offsets = {str(k): int(v) for k, v in raw.items()}
+            self._offsets = {}
+            self._other = {}
+            for k, v in raw.items():
+                text = str(v)
+                if text.lstrip("-").isdigit():
+                    self._offsets[str(k)] = int(text)
+                else:  # Promtail's journal cursors and the like: kept as they are
+                    self._other[str(k)] = text
         except (yaml.YAMLError, ValueError, TypeError, AttributeError) as exc:
             if not self.ignore_invalid_yaml:
                 raise PositionsError(f"invalid positions file {self.path}: {exc}") from None
@@ -65,7 +73,9 @@ class Positions:
     def save(self, force: bool = False) -> None:
         if self.path is None or not (self._dirty or force):
             return
-        body = {"positions": {k: str(v) for k, v in sorted(self._offsets.items())}}
+        entries = dict(self._other)
+        entries.update((k, str(v)) for k, v in self._offsets.items())
+        body = {"positions": dict(sorted(entries.items()))}
         text = yaml.safe_dump(body, default_flow_style=False)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".positions-", dir=self.path.parent)

@@ -82,8 +82,11 @@ class LogAgent:
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._stopping = False
+        self._wake = asyncio.Event()
+        self._in_flight = False  # a batch is being pushed and its offsets not yet saved
         self._last_sync = 0.0
         self._last_save = 0.0
+        self._cycles = 0
         # Self metrics, by Promtail's names.
         self.read_bytes: Counter[str] = Counter()
         self.read_lines: Counter[str] = Counter()
@@ -108,6 +111,7 @@ class LogAgent:
         self.positions.load()
         self._jobs = self._build_jobs(self.config)
         self._stopping = False
+        self._wake.clear()
         await self.run_once()  # first files picked up before start() returns
         self._task = asyncio.create_task(self._loop(), name="log-agent")
 
@@ -127,17 +131,31 @@ class LogAgent:
             self._jobs = self._build_jobs(config)
             self._last_sync = 0.0
 
-    async def stop(self) -> None:
+    async def stop(self, timeout_s: float = 30.0) -> None:
+        """Finish the cycle under way (up to ``timeout_s``: a remote that keeps failing
+        is given up on), send what was written since, save positions."""
         self._stopping = True
+        self._wake.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), timeout_s)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
             self._task = None
         async with self._lock:
-            # Lines written just before the stop still go out with this run.
-            await self._deliver(await asyncio.to_thread(self._read_cycle))
-            await self._drain_and_close()
+            if self._in_flight:
+                # A batch was abandoned mid-push: the saved offsets stay before it, so
+                # the next run sends it again rather than losing it.
+                self.positions.save(force=True)
+                for job in self._jobs:
+                    for t in job.tailers.values():
+                        t.close()
+            else:
+                # Lines written just before the stop still go out with this run.
+                await self._deliver(await asyncio.to_thread(self._read_cycle))
+                await self._drain_and_close()
         await self.sink.close()
 
     async def _drain_and_close(self) -> None:
@@ -153,22 +171,24 @@ class LogAgent:
         self.positions.save(force=True)
 
     async def _loop(self) -> None:
-        poll_s = self.config.poll_ms / 1000
         while not self._stopping:
             try:
                 more = await self.run_once()
-            except asyncio.CancelledError:
-                raise
             except Exception:
                 log.exception("log agent cycle failed")
                 more = False
-            if self.dropped_delay > 0:
-                await asyncio.sleep(self.dropped_delay)
-            elif not more:
-                await asyncio.sleep(poll_s)
+            delay = self.backpressure_delay
+            if self._stopping:
+                break
+            if delay > 0 or not more:
+                # Sleep until the next poll, or until stop() wakes us.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        self._wake.wait(), delay if delay > 0 else self.config.poll_ms / 1000
+                    )
 
     @property
-    def dropped_delay(self) -> float:
+    def backpressure_delay(self) -> float:
         """Back-pressure asked for by non-dropping ``limit`` stages."""
         delay = 0.0
         for job in self._jobs:
@@ -180,6 +200,8 @@ class LogAgent:
 
     async def run_once(self) -> bool:
         """One read-process-push-commit cycle; True when files have more to read."""
+        if not self._jobs:
+            return False  # no scrape_configs: nothing to do, not even a thread hop
         async with self._lock:
             now = time.monotonic()
             if now - self._last_sync >= self.config.target_sync_ms / 1000:
@@ -209,8 +231,13 @@ class LogAgent:
     def _read_cycle(self) -> _Cycle:
         cycle = _Cycle()
         budget = CYCLE_BUDGET
+        self._cycles += 1
         for job in self._jobs:
-            for path, t in list(job.tailers.items()):
+            order = list(job.tailers.items())
+            if order:  # start at another file each cycle, so a busy one cannot starve the rest
+                k = self._cycles % len(order)
+                order = order[k:] + order[:k]
+            for path, t in order:
                 if budget <= 0:
                     cycle.more = True
                     break
@@ -273,36 +300,46 @@ class LogAgent:
             append((lbls, e.ts, e.line, md))
 
     async def _deliver(self, cycle: _Cycle) -> None:
+        self._in_flight = True
         if cycle.batch:
             try:
                 await self.sink.push(cycle.batch)
                 self.sent_entries += len(cycle.batch)
                 self.sent_bytes += sum(len(it[2]) for it in cycle.batch)
                 self.batches_sent += 1
-            except SinkError as exc:
+            except Exception as exc:
                 # As Promtail: after its retries a batch is dropped, and reading goes on.
                 log.error("dropping %d log lines: %s", len(cycle.batch), exc)
-                reason = "rate_limited" if exc.status == 429 else "error"
+                status = exc.status if isinstance(exc, SinkError) else 0
+                reason = "rate_limited" if status == 429 else "error"
                 self.dropped_entries[reason] += len(cycle.batch)
         for c in cycle.commits:
             if c.offset is None:
                 self.positions.remove(c.path)
             else:
                 self.positions.put(c.path, c.offset)
+        self._in_flight = False
 
     # ------------------------------------------------------------------ metrics
 
+    # Metrics may be read from another thread while a cycle runs: iterate over copies
+    # (list() of a dict view is taken while holding the GIL).
+
     def active_files(self) -> list[str]:
-        return sorted(p for job in self._jobs for p, t in job.tailers.items() if t.is_open)
+        return sorted(
+            t.path for job in list(self._jobs) for t in list(job.tailers.values()) if t.is_open
+        )
 
     def self_metrics(self) -> Iterable[Metric]:
         read = CounterMetricFamily("promtail_read_bytes", "Number of bytes read.", labels=["path"])
         lines = CounterMetricFamily("promtail_read_lines", "Number of lines read.", labels=["path"])
-        for path, n in sorted(self.read_bytes.items()):
+        for path, n in sorted(dict(self.read_bytes).items()):
             read.add_metric([path], n)
             lines.add_metric([path], self.read_lines[path])
-        size = GaugeMetricFamily("promtail_file_bytes", "Number of bytes total.", labels=["path"])
-        for path, n in sorted(self.file_bytes.items()):
+        size = GaugeMetricFamily(
+            "promtail_file_bytes_total", "Number of bytes total.", labels=["path"]
+        )
+        for path, n in sorted(dict(self.file_bytes).items()):
             size.add_metric([path], n)
         active = GaugeMetricFamily(
             "promtail_files_active_total", "Number of active files.", value=len(self.active_files())
@@ -310,7 +347,7 @@ class LogAgent:
         targets = GaugeMetricFamily(
             "promtail_targets_active_total",
             "Number of active total.",
-            value=sum(len(j.tailers) for j in self._jobs),
+            value=sum(len(j.tailers) for j in list(self._jobs)),
         )
         sent = CounterMetricFamily(
             "promtail_sent_entries", "Number of log entries sent to the ingester.", labels=["host"]
@@ -333,8 +370,8 @@ class LogAgent:
             labels=["reason"],
         )
         reasons: Counter[str] = Counter()
-        for job in self._jobs:
-            reasons.update(job.pipeline.stats.dropped)
+        for job in list(self._jobs):
+            reasons.update(dict(job.pipeline.stats.dropped))
         for reason, n in sorted(reasons.items()):
             stage_drops.add_metric([reason], n)
         return [read, lines, size, active, targets, sent, sent_bytes, dropped, stage_drops]

@@ -2,8 +2,8 @@
 
 Record: ``u32 length | u32 crc32 | payload`` (the WAL's framing); payload is
 ``u32 header length | JSON header | zstd(columns)``. The header (labels, time bounds,
-counts, WAL sequence range) is all that opening the store reads; bodies are read and
-checked on demand. Segments are append-only; retention rewrites a segment without
+counts, WAL sequence range) is all that opening the store reads; bodies are read on
+demand and checked by zstd's frame checksum as they decompress. Segments are append-only; retention rewrites a segment without
 its dropped chunks into a new number and deletes the old file.
 """
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import struct
 import threading
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -54,8 +53,10 @@ class ChunkSegments:
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
         self.segment_bytes = segment_bytes
-        self._cctx = zstandard.ZstdCompressor(level=level)
-        self._cctx_compact = zstandard.ZstdCompressor(level=compact_level)
+        # zstd's own frame checksum (xxh64, checked while decompressing) guards bodies on
+        # every read; the record CRC is for scans and segment copies.
+        self._cctx = zstandard.ZstdCompressor(level=level, write_checksum=True)
+        self._cctx_compact = zstandard.ZstdCompressor(level=compact_level, write_checksum=True)
         self._lock = threading.Lock()
         self._current = -1
         self._file: BinaryIO | None = None
@@ -199,16 +200,16 @@ class ChunkSegments:
         data = os.pread(fh.fileno(), ref.length, ref.offset)
         if len(data) != ref.length:
             raise ChunkCorrupt(f"chunk at {ref.segment}:{ref.offset} is truncated")
-        _length, crc = _FRAME.unpack_from(data, 0)
         payload = memoryview(data)[_FRAME.size :]
-        if zlib.crc32(payload) != crc:
-            raise ChunkCorrupt(f"chunk at {ref.segment}:{ref.offset} has a bad checksum")
         (hlen,) = _U32.unpack_from(payload, 0)
         dctx = getattr(self._local, "dctx", None)
         if dctx is None:
             # Decompression contexts are not thread-safe; one per reading thread.
             dctx = self._local.dctx = zstandard.ZstdDecompressor()
-        raw: bytes = dctx.decompress(payload[4 + hlen :])
+        try:
+            raw: bytes = dctx.decompress(payload[4 + hlen :])
+        except zstandard.ZstdError as exc:
+            raise ChunkCorrupt(f"chunk at {ref.segment}:{ref.offset} is corrupt: {exc}") from None
         return raw
 
     # -- retention -----------------------------------------------------------------

@@ -117,16 +117,25 @@ def decode_columns_containing(
         return _filter_decoded(decode_columns(raw), needles)
     if not found:
         return np.zeros(0, np.int64), [], None
-    hits = [at - start for at in found]
-    newlines = np.flatnonzero(np.frombuffer(raw, np.uint8, blen, start) == 10)
-    rows = np.unique(np.searchsorted(newlines, np.asarray(hits), side="left"))
-    line_start = np.concatenate(([0], newlines + 1)) + start
-    line_end = np.concatenate((newlines, [blen])) + start
-    lines = [raw[line_start[r] : line_end[r]].decode() for r in rows.tolist()]
-    keep = [i for i, line in enumerate(lines) if all(x in line for x in needles[1:])]
-    if len(keep) != len(lines):
-        rows = rows[keep]
-        lines = [lines[i] for i in keep]
+    # Line number of each hit by counting newlines between hits (one partial pass).
+    row_list: list[int] = []
+    lines: list[str] = []
+    row, prev, last = 0, start, -1
+    for at in found:
+        row += raw.count(b"\n", prev, at)
+        prev = at
+        if row == last:
+            continue  # another hit in a line already looked at
+        last = row
+        line_start = raw.rfind(b"\n", start, at) + 1 or start
+        line_end = raw.find(b"\n", at, stop)
+        text = raw[line_start : stop if line_end == -1 else line_end].decode()
+        if all(x in text for x in needles[1:]):
+            row_list.append(row)
+            lines.append(text)
+    if not lines:
+        return np.zeros(0, np.int64), [], None
+    rows = np.asarray(row_list, dtype=np.intp)
     ts_all, _, md_all = _decode_ts_and_metadata(buf, n, flags, stop)
     md = [md_all[i] for i in rows.tolist()] if md_all is not None else None
     return ts_all[rows], lines, md

@@ -61,7 +61,7 @@ function sanitize(html) {
 export function renderText(body, panel, vars) {
   const opts = panel.options || {};
   const mode = opts.mode || panel.mode || "markdown";
-  const content = vars.interpolate(opts.content ?? panel.content ?? "", {}, false);
+  const content = vars.interpolate(opts.content ?? panel.content ?? "", panel._scoped || {}, false);
   const box = el("div", { class: "text-panel markdown" });
   box.innerHTML = mode === "html" ? sanitize(content) : mode === "code" ? `<pre><code>${escape(content)}</code></pre>` : markdown(content);
   body.replaceChildren(box);

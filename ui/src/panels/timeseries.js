@@ -71,7 +71,8 @@ export function renderTimeseries(body, panel, frames, ctx) {
       width: draw === "points" ? 0 : c.lineWidth ?? 1,
       fill: fillOpacity > 0 ? withAlpha(col, fillOpacity) : undefined,
       spanGaps: c.spanNulls === true,
-      points: { show: draw === "points" || c.showPoints === "always", size: c.pointSize || 5, fill: col },
+      // showPoints "auto" (Grafana's default) leaves it to uPlot: points only where data is sparse.
+      points: { show: draw === "points" || c.showPoints === "always" ? true : c.showPoints === "never" ? false : undefined, size: c.pointSize || 5, fill: col },
       value: (u, v) => (v == null ? "" : formatValue(v, cfg.unit || unit, cfg.decimals ?? defaults.decimals)),
     };
     if (draw === "bars") s.paths = uPlot.paths.bars({ size: [0.8, 64] });

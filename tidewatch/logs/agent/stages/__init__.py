@@ -16,6 +16,7 @@ from tidewatch.logs.agent.stages.base import (
     StageBuild,
     get_string,
 )
+from tidewatch.logs.agent.stages.extra import build_decolorize, build_pack, build_sampling
 from tidewatch.logs.agent.stages.filters import build_drop, build_limit, build_match
 from tidewatch.logs.agent.stages.formats import build_cri, build_docker
 from tidewatch.logs.agent.stages.labelstages import (
@@ -83,6 +84,9 @@ _STAGES: dict[str, tuple[Builder, frozenset[str] | None]] = {
         frozenset({"selector", "stages", "action", "pipeline_name", "drop_counter_reason"}),
     ),
     "multiline": (build_multiline, frozenset({"firstline", "max_wait_time", "max_lines"})),
+    "decolorize": (build_decolorize, frozenset()),
+    "sampling": (build_sampling, frozenset({"rate", "drop_counter_reason"})),
+    "pack": (build_pack, frozenset({"labels", "ingest_timestamp"})),
 }
 _LIST_STAGES = frozenset({"labelallow", "labeldrop"})
 STAGE_NAMES = tuple(_STAGES)

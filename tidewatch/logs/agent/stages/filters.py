@@ -18,6 +18,7 @@ from tidewatch.logs.agent.stages.base import (
     compile_regex_field,
     get_string,
 )
+from tidewatch.logs.agent.stages.fastre import searcher
 from tidewatch.logs.logql import ast
 from tidewatch.logs.logql.parser import ParseError, parse_expr
 from tidewatch.logs.logql.pipeline import Pipeline as LogQLPipeline
@@ -45,7 +46,7 @@ class DropStage(Stage):
         self.sources = sources
         self.separator = separator
         self.value = value
-        self.search = regex.search if regex is not None else None
+        self.search = searcher(regex) if regex is not None else None
         self.older_than_ns = older_than_ns
         self.longer_than = longer_than
         self.reason = reason
@@ -65,12 +66,12 @@ class DropStage(Stage):
             except TypeError:
                 return False
             if self.search is not None:
-                return self.search(text) is not None
+                return self.search(text)
             if self.value is not None:
                 return text == self.value
             return True
         if self.search is not None:
-            return self.search(e.line) is not None
+            return self.search(e.line)
         return True
 
     def process(self, entries: list[Entry]) -> list[Entry]:

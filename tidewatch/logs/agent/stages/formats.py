@@ -15,10 +15,11 @@ import re2
 
 from tidewatch.config.yamlnodes import MapView
 from tidewatch.logs.agent.stages.base import Entry, Stage, StageBuild
+from tidewatch.logs.agent.stages.fastre import group_searcher
 from tidewatch.logs.agent.stages.gotime import TimeParseError, time_parser
 
 _rfc3339 = time_parser("RFC3339Nano")
-_CRI = re2.compile(r"^(?s)(\S+?)\s+(stdout|stderr)\s+(\S+?)\s(.*)$")
+_cri_groups = group_searcher(re2.compile(r"^(?s)(\S+?)\s+(stdout|stderr)\s+(\S+?)\s(.*)$"))
 
 
 def _key(e: Entry) -> tuple[tuple[str, str], ...]:
@@ -124,13 +125,14 @@ class CRIStage(Stage):
 
     def process(self, entries: list[Entry]) -> list[Entry]:
         out: list[Entry] = []
-        match = _CRI.match
         for e in entries:
-            m = match(e.line)
-            if m is None:
+            found = _cri_groups(e.line)
+            if found is None:
                 out.append(e)
                 continue
-            when, stream, flags, content = m.groups()
+            _, when, stream, flags, content = found
+            assert when is not None and stream is not None and flags is not None
+            content = content or ""
             e.labels["stream"] = stream
             ex = e.extracted
             ex["stream"], ex["flags"], ex["time"], ex["content"] = stream, flags, when, content

@@ -8,6 +8,7 @@ from typing import Any
 
 from tidewatch.config.yamlnodes import MapView
 from tidewatch.logs.agent.stages.base import Entry, Stage, StageBuild, compile_regex_field
+from tidewatch.logs.agent.stages.fastre import searcher
 
 
 class _Block:
@@ -23,7 +24,7 @@ class MultilineStage(Stage):
     name = "multiline"
 
     def __init__(self, regex: Any, max_wait_ns: int, max_lines: int) -> None:
-        self.search = regex.search
+        self.is_first = searcher(regex)
         self.max_wait_ns = max_wait_ns
         self.max_lines = max_lines
         self.blocks: dict[tuple[tuple[str, str], ...], _Block] = {}
@@ -41,7 +42,7 @@ class MultilineStage(Stage):
         for e in entries:
             key = tuple(sorted(e.labels.items()))
             block = blocks.get(key)
-            if block is None or self.search(e.line) is not None:
+            if block is None or self.is_first(e.line):
                 if block is not None:
                     out.append(self._release(block))
                 blocks[key] = _Block(e, now)

@@ -16,6 +16,7 @@ from tidewatch.logs.agent.stages.base import (
     compile_regex_field,
     source_value,
 )
+from tidewatch.logs.agent.stages.fastre import group_searcher
 from tidewatch.logs.logql.parsers import parse_json_path, parse_logfmt
 
 try:
@@ -127,22 +128,22 @@ class RegexStage(Stage):
     name = "regex"
 
     def __init__(self, regex: Any, source: str) -> None:
-        self.search = regex.search
+        self.groups = group_searcher(regex)
         self.names = [(i, n) for n, i in regex.groupindex.items()]
         self.source = source
 
     def process(self, entries: list[Entry]) -> list[Entry]:
-        search, names = self.search, self.names
+        groups, names = self.groups, self.names
         for e in entries:
             text = source_value(e, self.source)
             if text is None:
                 continue
-            m = search(text)
-            if m is None:
+            found = groups(text)
+            if found is None:
                 continue
             ex = e.extracted
             for i, n in names:
-                ex[n] = m.group(i) or ""
+                ex[n] = found[i] or ""
         return entries
 
 

@@ -51,13 +51,17 @@ class TimestampStage(Stage):
             except TypeError:
                 continue
             ts = self._parse(text)
+            if not self.fudge:
+                if ts is not None:
+                    e.ts = ts
+                continue
             key = tuple(sorted(e.labels.items()))
             if ts is not None:
                 e.ts = ts
                 if len(last) >= _MAX_FUDGE_STREAMS and key not in last:
                     last.clear()
                 last[key] = ts
-            elif self.fudge and key in last:
+            elif key in last:
                 last[key] += 1
                 e.ts = last[key]
         return entries

@@ -1,0 +1,115 @@
+"""Agent mode end to end on loopback: a real scrape target, the agent, a receiver."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from tests.remote.send.receiver import Receiver, free_port
+from tidewatch.agent_mode import MetricsAgent
+from tidewatch.config.model import Config, ScrapeConfig, StaticConfig
+from tidewatch.remote.send import RemoteWriteConfigError
+from tidewatch.value import is_stale
+
+EXPOSITION = '# TYPE demo_requests_total counter\ndemo_requests_total{path="/"} 7\ndemo_temp 21.5\n'
+
+
+@pytest.fixture
+async def target() -> AsyncIterator[str]:
+    async def metrics(_: web.Request) -> web.Response:
+        return web.Response(text=EXPOSITION, content_type="text/plain")
+
+    app = web.Application()
+    app.router.add_get("/metrics", metrics)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    yield f"127.0.0.1:{port}"
+    await runner.cleanup()
+
+
+def agent_config(target: str, url: str) -> Config:
+    cfg = Config()
+    cfg.prometheus.global_.external_labels = {"agent": "a1"}
+    cfg.prometheus.scrape_configs = [
+        ScrapeConfig(
+            job_name="demo",
+            scrape_interval_ms=200,
+            scrape_timeout_ms=150,
+            static_configs=[StaticConfig(targets=[target])],
+        )
+    ]
+    cfg.prometheus.remote_write = [
+        {"url": url, "queue_config": {"batch_send_deadline": "50ms", "min_backoff": "10ms"}}
+    ]
+    return cfg
+
+
+async def wait_for(cond: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.05)
+
+
+def by_name(rx: Receiver, name: str) -> dict[tuple[tuple[str, str], ...], list[tuple[int, float]]]:
+    return {k: v for k, v in rx.samples.items() if dict(k).get("__name__") == name}
+
+
+async def test_agent_scrapes_and_forwards(target: str, tmp_path: Path) -> None:
+    rx = Receiver()
+    await rx.start()
+    agent = MetricsAgent(agent_config(target, rx.url), tmp_path)
+    await agent.start()
+    try:
+        await wait_for(lambda: any(len(v) >= 3 for v in by_name(rx, "demo_temp").values()))
+    finally:
+        await agent.stop()
+        await rx.stop()
+    ((lbls, samples),) = by_name(rx, "demo_temp").items()
+    assert dict(lbls) == {
+        "__name__": "demo_temp",
+        "agent": "a1",
+        "instance": target,
+        "job": "demo",
+    }
+    ts = [t for t, _ in samples]
+    assert ts == sorted(ts) and len(set(ts)) == len(ts)
+    assert all(v == 21.5 for _, v in samples[:-1])
+    # Stopping the agent marks its series stale, and the markers are forwarded.
+    assert is_stale(samples[-1][1])
+    assert by_name(rx, "up") and by_name(rx, "demo_requests_total")
+    assert agent.series.num_series >= 3
+    names = {m.name for m in agent.self_metrics()}
+    assert "prometheus_remote_storage_samples_pending" in names
+    assert not list(agent.series.querier().select([], 0, 2**62))
+
+
+async def test_agent_reload_rejects_bad_remote_write(target: str, tmp_path: Path) -> None:
+    rx = Receiver()
+    await rx.start()
+    agent = MetricsAgent(agent_config(target, rx.url), tmp_path)
+    await agent.start()
+    try:
+        bad = agent_config(target, rx.url)
+        bad.prometheus.remote_write = [{"url": rx.url, "queue_config": {"max_shards": 0}}]
+        with pytest.raises(RemoteWriteConfigError, match="max_shards"):
+            await agent.apply_config(bad)
+        assert len(agent.remote.queues) == 1
+        rx2 = Receiver()
+        await rx2.start()
+        try:
+            await agent.apply_config(agent_config(target, rx2.url))
+            await wait_for(lambda: bool(by_name(rx2, "demo_temp")))
+        finally:
+            await agent.stop()
+            await rx2.stop()
+    finally:
+        await rx.stop()

@@ -1,0 +1,233 @@
+"""``RemoteWriteManager``: the queues of every ``remote_write`` entry, their self
+metrics, and ``TeeStorage``, which hands each committed batch to the queues."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.metrics_core import HistogramMetricFamily
+
+from tidewatch.labels import Labels
+from tidewatch.remote.send.config import RemoteWriteConfig, decode_configs
+from tidewatch.remote.send.queue import DURATION_BUCKETS, RemoteQueue
+from tidewatch.tsdb.interface import (
+    Appender,
+    AppendStats,
+    Exemplar,
+    MetricMetadata,
+    Querier,
+    Storage,
+)
+
+
+class RemoteWriteManager:
+    """Owns one ``RemoteQueue`` per ``remote_write`` entry, under
+    ``<data_dir>/remote_write/<queue hash>/``.
+
+    ``configs`` are the raw entries (``cfg.prometheus.remote_write``); they are decoded
+    and validated here, raising ``RemoteWriteConfigError`` naming the field.
+    """
+
+    def __init__(
+        self,
+        configs: list[dict[str, Any]],
+        external_labels: dict[str, str] | None,
+        data_dir: str | Path,
+    ) -> None:
+        self.base = Path(data_dir) / "remote_write"
+        self.external_labels = dict(external_labels or {})
+        self.configs: list[RemoteWriteConfig] = decode_configs(configs)
+        self.queues: dict[str, RemoteQueue] = {}
+        self._started = False
+        self._lock = asyncio.Lock()
+
+    def _make_queue(self, cfg: RemoteWriteConfig) -> RemoteQueue:
+        return RemoteQueue(cfg, self.base / cfg.hash, self.external_labels)
+
+    async def start(self) -> None:
+        async with self._lock:
+            for cfg in self.configs:
+                q = self._make_queue(cfg)
+                self.queues[cfg.hash] = q
+                await q.start()
+            self._started = True
+
+    async def apply_config(
+        self, configs: list[dict[str, Any]], external_labels: dict[str, str] | None
+    ) -> None:
+        """Reconcile with a reloaded config; a bad config raises and changes nothing.
+
+        Unchanged queues keep running; a changed one restarts on the same log, so its
+        backlog survives (the log is keyed by url and name only).
+        """
+        decoded = decode_configs(configs)
+        ext = dict(external_labels or {})
+        async with self._lock:
+            wanted = {c.hash: c for c in decoded}
+            ext_changed = ext != self.external_labels
+            self.external_labels = ext
+            for h in list(self.queues):
+                old = self.queues[h]
+                if h not in wanted or ext_changed or old.cfg != wanted[h]:
+                    await self.queues.pop(h).stop()
+            self.configs = decoded
+            if self._started:
+                for h, cfg in wanted.items():
+                    if h not in self.queues:
+                        q = self._make_queue(cfg)
+                        self.queues[h] = q
+                        await q.start()
+
+    async def stop(self, flush_timeout: float = 5.0) -> None:
+        async with self._lock:
+            queues, self.queues = list(self.queues.values()), {}
+            await asyncio.gather(*(q.stop(flush_timeout) for q in queues))
+            self._started = False
+
+    def enqueue(
+        self, refs: list[int], labels: list[Labels], ts: list[int], vals: list[float]
+    ) -> None:
+        """Hand one committed batch (parallel lists, one entry per sample) to every queue."""
+        if not refs or not self.queues:
+            return
+        ref_arr = np.asarray(refs, dtype=np.int64)
+        uniq, first, inverse = np.unique(ref_arr, return_index=True, return_inverse=True)
+        uniq_labels = [labels[i] for i in first.tolist()]
+        ts_arr = np.asarray(ts, dtype=np.int64)
+        val_arr = np.asarray(vals, dtype=np.float64)
+        uniq_refs = uniq.tolist()
+        for q in self.queues.values():
+            q.enqueue(uniq_refs, uniq_labels, inverse, ts_arr, val_arr)
+
+    def self_metrics(self) -> Iterable[Metric]:
+        """``prometheus_remote_storage_*`` families for tidewatch's ``/metrics``."""
+        names = ["remote_name", "url"]
+
+        def counter(name: str, doc: str) -> CounterMetricFamily:
+            return CounterMetricFamily(f"prometheus_remote_storage_{name}", doc, labels=names)
+
+        def gauge(name: str, doc: str) -> GaugeMetricFamily:
+            return GaugeMetricFamily(f"prometheus_remote_storage_{name}", doc, labels=names)
+
+        samples = counter("samples", "Total number of samples sent to remote storage.")
+        failed = counter(
+            "samples_failed",
+            "Total number of samples which failed on send to remote storage, non-recoverable errors.",
+        )
+        retried = counter(
+            "samples_retried",
+            "Total number of samples which failed on send to remote storage but were retried because the send error was recoverable.",
+        )
+        dropped = counter(
+            "samples_dropped",
+            "Total number of samples which were dropped after being read from the WAL before being sent via remote write, either via relabelling or unintentionally because of an unknown reference ID.",
+        )
+        sent_bytes = counter(
+            "bytes",
+            "The total number of bytes of data (not metadata) sent by the queue after compression.",
+        )
+        pending = gauge(
+            "samples_pending",
+            "The number of samples pending in the queues shards to be sent to the remote storage.",
+        )
+        highest_sent = gauge(
+            "queue_highest_sent_timestamp_seconds",
+            "Timestamp from a WAL sample, the highest timestamp successfully sent by this queue, in seconds since epoch.",
+        )
+        shards = gauge(
+            "shards", "The number of shards used for parallel sending to the remote storage."
+        )
+        min_shards = gauge(
+            "shards_min", "The minimum number of shards that the queue is allowed to run."
+        )
+        max_shards = gauge(
+            "shards_max", "The maximum number of shards that the queue is allowed to run."
+        )
+        duration = HistogramMetricFamily(
+            "prometheus_remote_storage_sent_batch_duration_seconds",
+            "Duration of send calls to the remote storage.",
+            labels=names,
+        )
+        highest = 0.0
+        for q in self.queues.values():
+            lv = [q.cfg.remote_name, q.cfg.url]
+            s = q.stats
+            samples.add_metric(lv, s.samples_total)
+            failed.add_metric(lv, s.samples_failed)
+            retried.add_metric(lv, s.samples_retried)
+            dropped.add_metric(lv, s.samples_dropped)
+            sent_bytes.add_metric(lv, s.bytes_total)
+            pending.add_metric(lv, max(s.samples_pending, 0))
+            highest_sent.add_metric(lv, s.highest_sent_ts)
+            shards.add_metric(lv, s.shards)
+            min_shards.add_metric(lv, q.cfg.queue.min_shards)
+            max_shards.add_metric(lv, q.cfg.queue.max_shards)
+            cumulative = [
+                (str(float(b)), c) for b, c in zip(DURATION_BUCKETS, s.batch_buckets, strict=True)
+            ]
+            cumulative.append(("+Inf", s.batch_count))
+            duration.add_metric(lv, cumulative, s.batch_sum)
+            highest = max(highest, s.highest_enqueued_ts)
+        yield GaugeMetricFamily(
+            "prometheus_remote_storage_highest_timestamp_in_seconds",
+            "Highest timestamp that has come into the remote storage via the Appender interface, in seconds since epoch.",
+            value=highest,
+        )
+        yield from (samples, failed, retried, dropped, sent_bytes, pending, highest_sent)
+        yield from (shards, min_shards, max_shards, duration)
+
+
+class TeeAppender:
+    """Appends to the wrapped storage; on a successful commit, also to the queues."""
+
+    def __init__(self, inner: Appender, manager: RemoteWriteManager) -> None:
+        self.inner = inner
+        self.manager = manager
+        self._refs: list[int] = []
+        self._labels: list[Labels] = []
+        self._ts: list[int] = []
+        self._vals: list[float] = []
+
+    def append(self, ref: int, labels: Labels, t: int, v: float) -> int:
+        ref = self.inner.append(ref, labels, t, v)
+        self._refs.append(ref)
+        self._labels.append(labels)
+        self._ts.append(t)
+        self._vals.append(v)
+        return ref
+
+    def append_exemplar(self, ref: int, labels: Labels, exemplar: Exemplar) -> None:
+        self.inner.append_exemplar(ref, labels, exemplar)
+
+    def update_metadata(self, metric_family: str, meta: MetricMetadata) -> None:
+        self.inner.update_metadata(metric_family, meta)
+
+    def commit(self) -> AppendStats:
+        stats = self.inner.commit()
+        refs, labels, ts, vals = self._refs, self._labels, self._ts, self._vals
+        self._refs, self._labels, self._ts, self._vals = [], [], [], []
+        self.manager.enqueue(refs, labels, ts, vals)
+        return stats
+
+    def rollback(self) -> None:
+        self._refs, self._labels, self._ts, self._vals = [], [], [], []
+        self.inner.rollback()
+
+
+class TeeStorage:
+    """A ``Storage`` whose appenders also forward every committed batch to remote write."""
+
+    def __init__(self, storage: Storage, manager: RemoteWriteManager) -> None:
+        self.storage = storage
+        self.manager = manager
+
+    def appender(self) -> Appender:
+        return TeeAppender(self.storage.appender(), self.manager)
+
+    def querier(self) -> Querier:
+        return self.storage.querier()

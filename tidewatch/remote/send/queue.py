@@ -1,0 +1,338 @@
+"""One remote's queue: commits are written to its on-disk log; a reader tails the log,
+batches samples and sends them over shards (concurrent senders, a series always on the
+same shard so its samples arrive in order), retrying as the remote write spec says.
+
+The read position only advances after every batch before it was delivered (or refused
+for good), so an outage or a restart re-sends from the log: at-least-once delivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import math
+import ssl
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+import numpy as np
+
+from tidewatch import __version__
+from tidewatch.ingest.relabel import relabel
+from tidewatch.labels import Labels
+from tidewatch.remote.send.config import RemoteWriteConfig
+from tidewatch.remote.send.encode import F64, I64, encode_labels, encode_write_request
+from tidewatch.remote.send.queue_log import Position, QueueReader, QueueWriter, concat
+
+log = logging.getLogger(__name__)
+
+# Prometheus's buckets for prometheus_remote_storage_sent_batch_duration_seconds.
+DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 60, 120, 300)
+_USER_AGENT = f"tidewatch/{__version__}"
+_ERROR_BODY = 256  # bytes of a refusing response quoted in the log
+
+
+@dataclass
+class QueueStats:
+    samples_total: int = 0  # per attempt, as Prometheus counts
+    samples_delivered: int = 0
+    samples_failed: int = 0
+    samples_retried: int = 0
+    samples_dropped: int = 0  # by write_relabel_configs
+    samples_pending: int = 0
+    bytes_total: int = 0
+    highest_sent_ts: float = 0.0  # seconds
+    highest_enqueued_ts: float = 0.0  # seconds
+    shards: int = 1
+    batch_buckets: list[int] = field(default_factory=lambda: [0] * len(DURATION_BUCKETS))
+    batch_sum: float = 0.0
+    batch_count: int = 0
+
+    def observe_batch(self, seconds: float) -> None:
+        self.batch_sum += seconds
+        self.batch_count += 1
+        for i, bound in enumerate(DURATION_BUCKETS):
+            if seconds <= bound:
+                self.batch_buckets[i] += 1
+
+
+def _ssl_context(cfg: RemoteWriteConfig) -> ssl.SSLContext | bool:
+    t = cfg.tls
+    if not (t.ca_file or t.cert_file or t.insecure_skip_verify):
+        return True
+    ctx = ssl.create_default_context(cafile=t.ca_file or None)
+    if t.cert_file:
+        ctx.load_cert_chain(t.cert_file, t.key_file or None)
+    if t.insecure_skip_verify:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None  # an HTTP date: fall back to the backoff
+
+
+class RemoteQueue:
+    def __init__(
+        self, cfg: RemoteWriteConfig, directory: Path, external_labels: dict[str, str]
+    ) -> None:
+        self.cfg = cfg
+        self.dir = directory
+        self.external_labels = dict(external_labels)
+        self.stats = QueueStats()
+        self.writer = QueueWriter(directory)
+        self.reader = QueueReader(directory)
+        self.stats.samples_pending = self.reader.backlog_samples()
+        # inner storage ref -> (its labels, queue ref or -1 when relabeling drops it)
+        self._series: dict[int, tuple[Labels, int]] = {}
+        self._label_bytes: dict[int, bytes] = {}
+        self._segment_series: set[int] = set()
+        self._prune_due = False
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._stopping = False
+        self._headers = self._request_headers()
+
+    # -- write side (called by the tee appender's commit, synchronously) ------------
+    def _queue_ref(self, lbls: Labels, new: list[tuple[int, Labels]]) -> int:
+        d = dict(lbls)
+        for k, v in self.external_labels.items():
+            d.setdefault(k, v)
+        if self.cfg.relabel:
+            out = relabel(d, self.cfg.relabel)
+            if not out:
+                return -1
+            d = out
+        return self.writer.ref_of(tuple(sorted(d.items())), new)
+
+    def enqueue(
+        self, refs: list[int], labels: list[Labels], inverse: I64, ts: I64, vals: F64
+    ) -> None:
+        """Queue a committed batch: ``refs``/``labels`` are its distinct series and
+        ``inverse`` maps each sample to its index in them."""
+        forgotten = self.writer.maybe_rotate()
+        if forgotten:
+            self._series = {k: v for k, v in self._series.items() if v[1] not in forgotten}
+        new: list[tuple[int, Labels]] = []
+        qmap = np.empty(len(refs), np.int64)
+        cache = self._series
+        for i, ref in enumerate(refs):
+            lbls = labels[i]
+            hit = cache.get(ref)
+            if hit is None or (hit[0] is not lbls and hit[0] != lbls):
+                hit = (lbls, self._queue_ref(lbls, new))
+                cache[ref] = hit
+            qmap[i] = hit[1]
+        qrefs = qmap[inverse]
+        keep = qrefs >= 0
+        kept = int(np.count_nonzero(keep))
+        if kept < len(qrefs):
+            self.stats.samples_dropped += len(qrefs) - kept
+            qrefs, ts, vals = qrefs[keep], ts[keep], vals[keep]
+        self.writer.append(new, qrefs, ts, vals)
+        if kept:
+            self.stats.samples_pending += kept
+            self.stats.highest_enqueued_ts = max(
+                self.stats.highest_enqueued_ts, float(ts.max()) / 1000.0
+            )
+            self._notify()
+
+    def _notify(self) -> None:
+        loop = self._loop
+        if loop is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._wake.set()
+        else:
+            loop.call_soon_threadsafe(self._wake.set)
+
+    # -- lifecycle --------------------------------------------------------------------
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        connector = aiohttp.TCPConnector(
+            limit=self.cfg.queue.max_shards, ssl=_ssl_context(self.cfg)
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=self.cfg.remote_timeout_ms / 1000.0),
+        )
+        self._task = asyncio.create_task(self._run(), name=f"remote-write {self.cfg.remote_name}")
+
+    async def stop(self, flush_timeout: float = 5.0) -> None:
+        """Send what is queued for up to ``flush_timeout`` s; the rest stays in the log."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(self._task), flush_timeout)
+            if not self._task.done():
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+        if self._session is not None:
+            await self._session.close()
+        self.writer.close()
+
+    # -- read side ----------------------------------------------------------------------
+    async def _run(self) -> None:
+        q = self.cfg.queue
+        deadline = q.batch_send_deadline_ms / 1000.0
+        pending: list[tuple[I64, I64, F64]] = []
+        pending_n = 0
+        first_at = 0.0
+        while True:
+            batch = self.reader.read()
+            if batch.new_segment:
+                self._segment_series = set()
+                self._prune_due = True
+            for ref, lbls in batch.series:
+                self._label_bytes[ref] = encode_labels(lbls)
+                self._segment_series.add(ref)
+            if batch.samples:
+                if not pending:
+                    first_at = time.monotonic()
+                pending.append(concat(batch))
+                pending_n += batch.samples
+            caught_up = not batch.series and not batch.samples
+            now = time.monotonic()
+            due = pending_n and (
+                pending_n >= q.max_samples_per_send * q.max_shards
+                or (caught_up and pending_n >= q.max_samples_per_send)
+                or (caught_up and now - first_at >= deadline)
+                or (caught_up and self._stopping)
+            )
+            if due:
+                end = Position(*self.reader.pos.as_tuple())
+                await self._flush(pending, pending_n)
+                pending, pending_n = [], 0
+                self.reader.commit(end)
+                self._prune_labels()
+                continue
+            if not caught_up:
+                continue
+            if not pending and self.reader.committed.as_tuple() != self.reader.pos.as_tuple():
+                self.reader.commit(Position(*self.reader.pos.as_tuple()))
+                self._prune_labels()
+            if self._stopping and not pending:
+                return
+            self._wake.clear()
+            wait = deadline - (now - first_at) if pending else None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), wait)
+
+    def _prune_labels(self) -> None:
+        """Once nothing from older segments is pending, keep only the series this
+        segment declared (each segment re-declares every series still in use)."""
+        if self._prune_due:
+            keep = self._segment_series
+            self._label_bytes = {r: b for r, b in self._label_bytes.items() if r in keep}
+            self._prune_due = False
+
+    async def _flush(self, pending: list[tuple[I64, I64, F64]], n: int) -> None:
+        q = self.cfg.queue
+        refs = np.concatenate([p[0] for p in pending])
+        ts = np.concatenate([p[1] for p in pending])
+        vals = np.concatenate([p[2] for p in pending])
+        shards = min(q.max_shards, max(q.min_shards, math.ceil(n / q.max_samples_per_send)))
+        self.stats.shards = shards
+        if shards == 1:
+            await self._send_shard(refs, ts, vals)
+            return
+        shard_of = refs % shards
+        jobs = []
+        for s in range(shards):
+            idx = np.flatnonzero(shard_of == s)
+            if len(idx):
+                jobs.append(self._send_shard(refs[idx], ts[idx], vals[idx]))
+        await asyncio.gather(*jobs)
+
+    async def _send_shard(self, refs: I64, ts: I64, vals: F64) -> None:
+        step = self.cfg.queue.max_samples_per_send
+        for lo in range(0, len(refs), step):
+            r, t, v = refs[lo : lo + step], ts[lo : lo + step], vals[lo : lo + step]
+            body, _ = encode_write_request(r, t, v, self._label_bytes)
+            await self._send(body, len(r), float(t.max()) / 1000.0)
+
+    def _request_headers(self) -> dict[str, str]:
+        h = dict(self.cfg.headers)
+        h.update(
+            {
+                "Content-Encoding": "snappy",
+                "Content-Type": "application/x-protobuf",
+                "User-Agent": _USER_AGENT,
+                "X-Prometheus-Remote-Write-Version": "0.1.0",
+            }
+        )
+        if self.cfg.authorization:
+            kind, cred = self.cfg.authorization
+            h["Authorization"] = f"{kind} {cred}"
+        elif self.cfg.basic_auth:
+            user, password = self.cfg.basic_auth
+            token = base64.b64encode(f"{user}:{password}".encode()).decode()
+            h["Authorization"] = f"Basic {token}"
+        return h
+
+    async def _send(self, body: bytes, samples: int, max_ts: float) -> None:
+        """Deliver one request; retry 5xx, 429 and network errors forever with backoff."""
+        q = self.cfg.queue
+        assert self._session is not None
+        backoff = q.min_backoff_ms / 1000.0
+        while True:
+            self.stats.samples_total += samples
+            self.stats.bytes_total += len(body)
+            started = time.monotonic()
+            status: int | None = None
+            reason = ""
+            retry_after: float | None = None
+            try:
+                async with self._session.post(
+                    self.cfg.url, data=body, headers=self._headers, proxy=self.cfg.proxy_url or None
+                ) as resp:
+                    status = resp.status
+                    retry_after = _retry_after(resp.headers.get("Retry-After"))
+                    if status // 100 != 2:
+                        reason = (await resp.content.read(_ERROR_BODY)).decode("utf-8", "replace")
+            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+            self.stats.observe_batch(time.monotonic() - started)
+            if status is not None and status // 100 == 2:
+                self.stats.samples_delivered += samples
+                self.stats.samples_pending -= samples
+                self.stats.highest_sent_ts = max(self.stats.highest_sent_ts, max_ts)
+                return
+            recoverable = status is None or status >= 500 or (status == 429 and q.retry_on_http_429)
+            if not recoverable:
+                # The spec: a 4xx means the data is bad; retrying cannot help.
+                log.warning(
+                    "remote_write %s: dropping %d samples, server answered %s: %s",
+                    self.cfg.remote_name,
+                    samples,
+                    status,
+                    reason.strip(),
+                )
+                self.stats.samples_failed += samples
+                self.stats.samples_pending -= samples
+                return
+            self.stats.samples_retried += samples
+            log.debug(
+                "remote_write %s: retrying after %s: %s", self.cfg.remote_name, status, reason
+            )
+            delay = retry_after if retry_after is not None else backoff
+            await asyncio.sleep(delay)
+            backoff = min(backoff * 2, q.max_backoff_ms / 1000.0)
