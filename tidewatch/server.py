@@ -25,6 +25,10 @@ from tidewatch.config.errors import ConfigError, ReloadRefused
 from tidewatch.config.loader import load_config
 from tidewatch.config.model import Config
 from tidewatch.ingest.manager import ScrapeManager
+from tidewatch.logs.logql import LogQLEngine
+from tidewatch.logs.store.limits_config import options_from_limits
+from tidewatch.logs.store.options import LogStoreOptions
+from tidewatch.logs.store.store import LogStore
 from tidewatch.progress import ProgressPrinter
 from tidewatch.promql.engine import Engine
 from tidewatch.rules.manager import RuleManager
@@ -55,6 +59,15 @@ def tsdb_options(cfg: Config) -> TSDBOptions:
         block_duration_ms=st.block_duration_ms,
         out_of_order_window_ms=st.out_of_order_time_window_ms,
     )
+
+
+def log_store_options(cfg: Config) -> LogStoreOptions:
+    """Loki's ``limits_config`` from the ``logs:`` section, the WAL policy from storage."""
+    section = cfg.sections.get("logs") or {}
+    limits = section.get("limits_config") or {} if isinstance(section, dict) else {}
+    options = options_from_limits(limits)
+    options.wal_sync_interval_ms = cfg.storage.wal_sync_interval_ms
+    return options
 
 
 @dataclass
@@ -91,6 +104,14 @@ class Tidewatch:
             TSDB.open, self.config.storage.path, tsdb_options(self.config), ProgressPrinter()
         )
         self.tsdb.start_background()
+        self.log_store = await asyncio.to_thread(
+            LogStore.open,
+            os.path.join(self.config.storage.path, "logs"),
+            log_store_options(self.config),
+            ProgressPrinter(),
+        )
+        self.log_store.start_background()
+        self.logql = LogQLEngine()
         self.scrape_manager = ScrapeManager(
             self.tsdb, external_labels=self.config.prometheus.global_.external_labels
         )
@@ -194,6 +215,8 @@ class Tidewatch:
             await self._runner.cleanup()
         if hasattr(self, "auth"):
             self.auth.close()
+        if hasattr(self, "log_store"):
+            await asyncio.to_thread(self.log_store.close)
         if hasattr(self, "tsdb"):
             await asyncio.to_thread(self.tsdb.close)
 

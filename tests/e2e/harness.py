@@ -45,6 +45,7 @@ def http(
     params: dict[str, str] | None = None,
     body: bytes | None = None,
     auth: tuple[str, str] | None = None,
+    content_type: str = "",
 ) -> HTTPAnswer:
     if params and method == "GET":
         url += "?" + urllib.parse.urlencode(params)
@@ -53,6 +54,8 @@ def http(
     if params and method == "POST":
         data = urllib.parse.urlencode(params).encode()
         headers["Content-Type"] = "application/x-www-form-urlencoded"
+    if content_type:
+        headers["Content-Type"] = content_type
     if auth is not None:
         token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
         headers["Authorization"] = f"Basic {token}"

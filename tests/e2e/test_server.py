@@ -6,8 +6,10 @@ import signal
 import time
 from pathlib import Path
 
+import orjson
+
 from tests.e2e.conftest import write_config
-from tests.e2e.harness import MetricsTarget, TidewatchProcess, WebhookSink
+from tests.e2e.harness import MetricsTarget, TidewatchProcess, WebhookSink, http
 
 
 def scrape_config(target: MetricsTarget, extra_jobs: str = "") -> str:
@@ -308,5 +310,42 @@ def test_auth_is_on_beyond_loopback(tmp_path: Path) -> None:
         data = tw.wait_for("up", lambda d: len(d["result"]) == 2, timeout=40)
         assert {r["value"][1] for r in data["result"]} == {"1"}
         assert "correct horse battery" not in tw.log_text()
+    finally:
+        tw.stop()
+
+
+def test_logs_push_and_query(tmp_path: Path) -> None:
+    tw = TidewatchProcess(tmp_path / "data", None)
+    tw.start()
+    try:
+        now_ns = time.time_ns()
+        body = orjson.dumps(
+            {
+                "streams": [
+                    {
+                        "stream": {"job": "app", "level": "error"},
+                        "values": [[str(now_ns - 1000), "boom needle"], [str(now_ns), "fine"]],
+                    }
+                ]
+            }
+        )
+        pushed = http(
+            "POST", tw.url + "/loki/api/v1/push", body=body, content_type="application/json"
+        )
+        assert pushed.status == 204, pushed.body
+        found = tw.get(
+            "/loki/api/v1/query_range",
+            query='{job="app"} |= "needle"',
+            start=str(now_ns - 60 * 10**9),
+            end=str(now_ns + 10**9),
+        ).json()
+        assert found["status"] == "success"
+        (stream,) = found["data"]["result"]
+        assert stream["stream"] == {"job": "app", "level": "error"}
+        assert [v[1] for v in stream["values"]] == ["boom needle"]
+        health = tw.get("/loki/api/v1/query", query="vector(1)+vector(1)").json()
+        assert health["data"]["result"][0]["value"][1] == "2"
+        bad = http("POST", tw.url + "/loki/api/v1/push", body=b"{", content_type="application/json")
+        assert bad.status == 400
     finally:
         tw.stop()

@@ -10,6 +10,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from tidewatch.web.api_alertmanager import AlertmanagerAPI
+from tidewatch.web.api_loki import LokiAPI
 from tidewatch.web.api_metadata import MetadataAPI
 from tidewatch.web.api_query import QueryAPI
 from tidewatch.web.api_remote import RemoteAPI
@@ -67,6 +68,7 @@ def build_app(services: Services) -> web.Application:
         RulesAPI(services),
         AlertmanagerAPI(services),
         RemoteAPI(services),
+        LokiAPI(services),
     )
     for api in apis:
         app.add_routes(api.routes())

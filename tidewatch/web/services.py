@@ -13,6 +13,8 @@ from tidewatch.collectors.host import HostCollector
 from tidewatch.collectors.self_metrics import SelfMetrics
 from tidewatch.config.model import Config
 from tidewatch.ingest.manager import ScrapeManager
+from tidewatch.logs.logql import LogQLEngine
+from tidewatch.logs.store.store import LogStore
 from tidewatch.promql.engine import Engine
 from tidewatch.rules.manager import RuleManager
 from tidewatch.tsdb import TSDB
@@ -25,6 +27,8 @@ class Services(Protocol):
     engine: Engine
     rule_manager: RuleManager
     alertmanager: Alertmanager
+    log_store: LogStore
+    logql: LogQLEngine
     self_metrics: SelfMetrics
     host_collector: HostCollector
     flags: dict[str, str]

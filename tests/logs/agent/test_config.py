@@ -177,8 +177,13 @@ scrape_configs:
     encoding: {enc}
     static_configs: [{{labels: {{__path__: /x}}}}]
 """
-    assert decode_promtail(base.format(enc="ISO-8859-1"), "p.yml").scrape_configs[0].encoding == "ISO-8859-1"
-    with pytest.raises(ConfigError, match="p.yml:4: scrape_configs.0..encoding: unknown encoding"):
+    assert (
+        decode_promtail(base.format(enc="ISO-8859-1"), "p.yml").scrape_configs[0].encoding
+        == "ISO-8859-1"
+    )
+    with pytest.raises(
+        ConfigError, match=r"p\.yml:4: scrape_configs\[0\]\.encoding: unknown encoding"
+    ):
         decode_promtail(base.format(enc="klingon"), "p.yml")
     with pytest.raises(ConfigError, match="not ASCII-compatible"):
         decode_promtail(base.format(enc="UTF-16"), "p.yml")
