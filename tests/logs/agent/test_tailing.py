@@ -288,3 +288,38 @@ async def test_large_file_crosses_read_blocks_intact(tmp_path: Path, sink: Colle
         await agent.stop()
     big = [e[2] for e in sink.entries if dict(e[0])["filename"].endswith("big.log")]
     assert big == expected
+
+
+async def test_limits_config(tmp_path: Path, sink: CollectSink) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    _append(logs / "app.log", "short", "x" * 50, "é" * 20, *(f"n{i}" for i in range(10)))
+    from tidewatch.logs.agent.config import LimitsConfig
+
+    cfg = promtail_config(tmp_path, "")
+    cfg.limits = LimitsConfig(
+        max_line_size=30, readline_rate_enabled=True, readline_rate=0.001, readline_burst=5
+    )
+    agent = LogAgent(cfg, sink)
+    await agent.start()
+    await agent.stop()
+    # 50 x's are dropped; 20 é (40 bytes) too; then only the burst of 5 lines passes.
+    assert sink.lines() == ["short", "n0", "n1", "n2", "n3"]
+    assert agent.dropped_entries == {"line_too_long": 2, "rate_limited": 6}
+    names = {m.name: m for m in agent.self_metrics()}
+    got = {s.labels["reason"]: s.value for s in names["promtail_dropped_entries"].samples}
+    assert got == {"error": 0, "line_too_long": 2, "rate_limited": 6}
+
+
+async def test_limits_truncate(tmp_path: Path, sink: CollectSink) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    _append(logs / "app.log", "abcdefghij" * 5, "é" * 20)
+    from tidewatch.logs.agent.config import LimitsConfig
+
+    cfg = promtail_config(tmp_path, "")
+    cfg.limits = LimitsConfig(max_line_size=25, max_line_size_truncate=True)
+    agent = LogAgent(cfg, sink)
+    await agent.start()
+    await agent.stop()
+    assert sink.lines() == ["abcdefghij" * 2 + "abcde", "é" * 12]

@@ -145,10 +145,23 @@ class AgentScrapeConfig:
 
 
 @dataclass
+class LimitsConfig:
+    """Promtail's ``limits_config`` (applied to every line after its pipeline)."""
+
+    readline_rate_enabled: bool = False
+    readline_rate: float = 10_000.0
+    readline_burst: int = 10_000
+    readline_rate_drop: bool = True
+    max_line_size: int = 0  # bytes; 0 = no limit
+    max_line_size_truncate: bool = False
+
+
+@dataclass
 class AgentConfig:
     scrape_configs: list[AgentScrapeConfig] = field(default_factory=list)
     positions: PositionsConfig = field(default_factory=PositionsConfig)
     clients: list[ClientConfig] = field(default_factory=list)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
     target_sync_ms: int = DEFAULT_TARGET_SYNC_MS
     poll_ms: int = DEFAULT_POLL_MS
     http_listen_address: str = ""
@@ -253,7 +266,9 @@ def _decode_scrape(ctx: Ctx, node: Node, path: str) -> AgentScrapeConfig:
     except LookupError:
         raise view.error("encoding", f"unknown encoding {encoding!r}") from None
     if newline != b"\n":  # lines are split on the byte 0x0A before decoding
-        raise view.error("encoding", f"encoding {encoding!r} is not supported (not ASCII-compatible)")
+        raise view.error(
+            "encoding", f"encoding {encoding!r} is not supported (not ASCII-compatible)"
+        )
     return AgentScrapeConfig(job, groups, relabel, make, encoding)
 
 
@@ -275,6 +290,28 @@ def _decode_common(ctx: Ctx, view: MapView, base_dir: str, cfg: AgentConfig) -> 
             raise ctx.error(node, p, f'found multiple scrape configs with job name "{sc.job_name}"')
         seen[sc.job_name] = i
     cfg.scrape_configs = scrapes
+    limits = view.map(
+        "limits_config",
+        {
+            "readline_rate_enabled",
+            "readline_rate",
+            "readline_burst",
+            "readline_rate_drop",
+            "max_streams",
+            "max_line_size",
+            "max_line_size_truncate",
+        },
+    )
+    cfg.limits = LimitsConfig(
+        readline_rate_enabled=limits.boolean("readline_rate_enabled", False),
+        readline_rate=limits.number("readline_rate", 10_000.0),
+        readline_burst=limits.uint("readline_burst", 10_000),
+        readline_rate_drop=limits.boolean("readline_rate_drop", True),
+        max_line_size=limits.size("max_line_size", 0, bare_int_is_bytes=True),
+        max_line_size_truncate=limits.boolean("max_line_size_truncate", False),
+    )
+    if cfg.limits.readline_rate_enabled and cfg.limits.readline_rate <= 0:
+        raise limits.error("readline_rate", "readline_rate must be positive")
     target = view.map("target_config", {"sync_period", "stdin"})
     cfg.target_sync_ms = (
         target.duration("sync_period", DEFAULT_TARGET_SYNC_MS) or DEFAULT_TARGET_SYNC_MS

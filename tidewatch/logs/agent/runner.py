@@ -23,7 +23,8 @@ from tidewatch.labels import Labels
 from tidewatch.logs.agent.config import AgentConfig, AgentScrapeConfig
 from tidewatch.logs.agent.positions import Positions
 from tidewatch.logs.agent.sink import LogBatch, Sink, SinkError
-from tidewatch.logs.agent.stages import Entry, Pipeline
+from tidewatch.logs.agent.stages import Entry, Pipeline, PipelineStats
+from tidewatch.logs.agent.stages.filters import LimitStage
 from tidewatch.logs.agent.tailer import FileTailer, ReadResult
 from tidewatch.logs.agent.targets import TargetResolver
 
@@ -87,6 +88,8 @@ class LogAgent:
         self._last_sync = 0.0
         self._last_save = 0.0
         self._cycles = 0
+        self._readline_limit: LimitStage | None = None
+        self._limit_stats = PipelineStats()
         # Self metrics, by Promtail's names.
         self.read_bytes: Counter[str] = Counter()
         self.read_lines: Counter[str] = Counter()
@@ -190,7 +193,8 @@ class LogAgent:
     @property
     def backpressure_delay(self) -> float:
         """Back-pressure asked for by non-dropping ``limit`` stages."""
-        delay = 0.0
+        delay = self._limit_stats.delay_s
+        self._limit_stats.delay_s = 0.0
         for job in self._jobs:
             delay = max(delay, job.pipeline.stats.delay_s)
             job.pipeline.stats.delay_s = 0.0
@@ -252,7 +256,40 @@ class LogAgent:
                 if res.finished:
                     self._reopen_after(job, t, res, cycle)
             self._add_entries(cycle, job.pipeline.flush(time.time_ns()))
+        self._apply_limits(cycle)
         return cycle
+
+    def _apply_limits(self, cycle: _Cycle) -> None:
+        """``limits_config``: line size, then the global read-line rate."""
+        lim = self.config.limits
+        if lim.max_line_size:
+            cap = lim.max_line_size
+            kept: LogBatch = []
+            for item in cycle.batch:
+                line = item[2]
+                if len(line) > cap // 4 and len(line.encode()) > cap:  # cheap check first
+                    if not lim.max_line_size_truncate:
+                        self.dropped_entries["line_too_long"] += 1
+                        continue
+                    line = line.encode()[:cap].decode("utf-8", "ignore")
+                    item = (item[0], item[1], line, item[3])
+                kept.append(item)
+            cycle.batch = kept
+        if lim.readline_rate_enabled and cycle.batch:
+            stage = self._readline_limit
+            if stage is None or stage.rate != lim.readline_rate:
+                stage = self._readline_limit = LimitStage(
+                    lim.readline_rate,
+                    lim.readline_burst,
+                    lim.readline_rate_drop,
+                    "",
+                    1,
+                    self._limit_stats,
+                )
+            n = stage.admit(len(cycle.batch))
+            if n < len(cycle.batch):
+                self.dropped_entries["rate_limited"] += len(cycle.batch) - n
+                cycle.batch = cycle.batch[:n]
 
     def _reopen_after(self, job: _Job, t: FileTailer, res: ReadResult, cycle: _Cycle) -> None:
         if res.finished == "deleted":
@@ -362,8 +399,9 @@ class LogAgent:
             "Number of log entries dropped because failed to be sent to the ingester after all retries.",
             labels=["host", "reason"],
         )
-        for reason in ("error", "rate_limited"):
-            dropped.add_metric([self.sink_name, reason], self.dropped_entries[reason])
+        reasons_sent = {"error": 0, "rate_limited": 0, **dict(self.dropped_entries)}
+        for reason, n in sorted(reasons_sent.items()):
+            dropped.add_metric([self.sink_name, reason], n)
         stage_drops = CounterMetricFamily(
             "logentry_dropped_lines",
             "A count of all log lines dropped as a result of a pipeline stage",

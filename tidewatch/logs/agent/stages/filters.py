@@ -174,6 +174,19 @@ class LimitStage(Stage):
                     self.stats.delay_s = max(self.stats.delay_s, -b.tokens / self.rate)
         return out
 
+    def admit(self, n: int) -> int:
+        """How many of ``n`` lines pass the (single) bucket now; without ``drop`` all
+        pass and the reader is slowed instead."""
+        b = self._bucket("", time.monotonic())
+        if self.drop:
+            ok = min(n, max(0, int(b.tokens)))
+            b.tokens -= ok
+            return ok
+        b.tokens -= n
+        if b.tokens < 0 and self.rate > 0:
+            self.stats.delay_s = max(self.stats.delay_s, -b.tokens / self.rate)
+        return n
+
 
 def build_limit(view: MapView, build: StageBuild) -> Stage:
     rate = view.number("rate", 0.0)
