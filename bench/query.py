@@ -271,6 +271,43 @@ def _key(metric: dict[str, str]) -> str:
     return "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(metric.items())) + "}"
 
 
+def _by_time(data: Any) -> dict[Any, dict[str, float]]:
+    """timestamp -> {series: value} of a vector or matrix result."""
+    out: dict[Any, dict[str, float]] = {}
+    for item in data["result"]:
+        pts = item["values"] if data["resultType"] == "matrix" else [item["value"]]
+        for t, v in pts:
+            out.setdefault(t, {})[_key(item["metric"])] = float(v)
+    return out
+
+
+def compare_ties(a: Any, b: Any, limit: int = 5) -> list[str]:
+    """As `compare`, for topk/bottomk: at each timestamp the values must agree, and a
+    series only one side picked must have a value equal to one only the other side
+    picked (a tie broken the other way)."""
+    if a["resultType"] != b["resultType"] or a["resultType"] not in ("vector", "matrix"):
+        return compare(a, b, False, limit)
+    out: list[str] = []
+    ta, tb = _by_time(a), _by_time(b)
+    for t in sorted(ta.keys() | tb.keys()):
+        va, vb = ta.get(t, {}), tb.get(t, {})
+        for k in sorted(va.keys() & vb.keys()):
+            if not close(va[k], vb[k]):
+                out.append(f"{k} @ {t}: {va[k]!r} vs {vb[k]!r}")
+        only_a = sorted(va[k] for k in va.keys() - vb.keys())
+        only_b = sorted(vb[k] for k in vb.keys() - va.keys())
+        if len(only_a) != len(only_b) or not all(
+            close(x, y) for x, y in zip(only_a, only_b, strict=True)
+        ):
+            out.append(
+                f"@ {t}: only tidewatch {sorted(va.keys() - vb.keys())} {only_a}, "
+                f"only prometheus {sorted(vb.keys() - va.keys())} {only_b}"
+            )
+        if len(out) >= limit:
+            break
+    return out
+
+
 def compare(a: Any, b: Any, ordered: bool, limit: int = 5) -> list[str]:
     """Differences between two `data` objects of the query API (a = tidewatch, b = prometheus)."""
     if a["resultType"] != b["resultType"]:
@@ -384,11 +421,11 @@ def run_cell(
             else:
                 cell.times[s.name].append(elapsed)
     if len(answers) == 2:
-        cell.mismatch = compare(
-            answers["tidewatch"],
-            answers["prometheus"],
-            cell.query.sorted and cell.mode.range_s == 0,
-        )
+        a, b = answers["tidewatch"], answers["prometheus"]
+        if cell.query.ties:
+            cell.mismatch = compare_ties(a, b)
+        else:
+            cell.mismatch = compare(a, b, cell.query.sorted and cell.mode.range_s == 0)
         res = answers["prometheus"]["result"]
         cell.series = len(res) if isinstance(res, list) and res and isinstance(res[0], dict) else 1
         if cell.mismatch:

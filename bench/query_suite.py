@@ -24,6 +24,9 @@ class Query:
     name: str
     expr: str  # may contain $__rate_interval
     sorted: bool = False  # the instant result's order is part of the answer
+    # topk/bottomk may pick either of two equal values (PromQL leaves ties open), and
+    # float sums in another order can break a tie either way: compare values, not picks.
+    ties: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,8 +87,10 @@ QUERIES: tuple[Query, ...] = (
         "sum by (job) (rate(http_request_duration_seconds_sum[5m]))"
         " / sum by (job) (rate(http_request_duration_seconds_count[5m]))",
     ),
-    Query("topk instances", "topk(5, sum by (instance) (rate(http_requests_total[5m])))"),
-    Query("bottomk memory", "bottomk(3, process_resident_memory_bytes)"),
+    Query(
+        "topk instances", "topk(5, sum by (instance) (rate(http_requests_total[5m])))", ties=True
+    ),
+    Query("bottomk memory", "bottomk(3, process_resident_memory_bytes)", ties=True),
     Query(
         "sort_desc paths",
         "sort_desc(sum by (path) (rate(http_requests_total[5m])))",

@@ -5,7 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Real peers the tests compare against (Prometheus, node_exporter).
-apt_packages=(prometheus prometheus-node-exporter prometheus-alertmanager)
+apt_packages=(
+    prometheus prometheus-node-exporter prometheus-alertmanager prometheus-pushgateway chromium
+)
 missing=()
 for p in "${apt_packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -17,7 +19,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 # The Debian packages start their services; tests run their own copies on free ports.
-for svc in prometheus prometheus-node-exporter prometheus-alertmanager; do
+for svc in prometheus prometheus-node-exporter prometheus-alertmanager prometheus-pushgateway; do
     if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
         systemctl stop "$svc" || true
     fi

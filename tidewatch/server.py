@@ -13,6 +13,7 @@ import os
 import signal
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -25,6 +26,14 @@ from tidewatch.config.errors import ConfigError, ReloadRefused
 from tidewatch.config.loader import load_config
 from tidewatch.config.model import Config
 from tidewatch.ingest.manager import ScrapeManager
+from tidewatch.logs.agent import (
+    AgentConfig,
+    InProcessSink,
+    LogAgent,
+    logs_section_from_file,
+    logs_section_from_raw,
+)
+from tidewatch.logs.agent.positions import PositionsError
 from tidewatch.logs.logql import LogQLEngine
 from tidewatch.logs.store.limits_config import options_from_limits
 from tidewatch.logs.store.options import LogStoreOptions
@@ -112,6 +121,11 @@ class Tidewatch:
         )
         self.log_store.start_background()
         self.logql = LogQLEngine()
+        self.log_agent = LogAgent(
+            self._log_agent_config(self.config),
+            InProcessSink(self.log_store.push),
+            data_dir=Path(self.config.storage.path) / "logs" / "agent",
+        )
         self.scrape_manager = ScrapeManager(
             self.tsdb, external_labels=self.config.prometheus.global_.external_labels
         )
@@ -130,7 +144,13 @@ class Tidewatch:
             external_url=self.config.server.external_url,
             notify=self._embedded_am.receive_from_rules,
         )
-        for source in (self.tsdb, self.scrape_manager, self.rule_manager, self._embedded_am):
+        for source in (
+            self.tsdb,
+            self.scrape_manager,
+            self.rule_manager,
+            self._embedded_am,
+            self.log_agent,
+        ):
             self.self_metrics.add_source(source)
 
         try:
@@ -152,7 +172,8 @@ class Tidewatch:
         try:
             await self.rule_manager.apply_config(self.config)
             await self.scrape_manager.apply_config(self.config)
-        except (ConfigError, RuleFileError, ValueError) as exc:
+            await self.log_agent.start()
+        except (ConfigError, RuleFileError, PositionsError, ValueError) as exc:
             raise ReloadRefused(str(exc)) from exc
         self.ready = True
 
@@ -170,11 +191,13 @@ class Tidewatch:
                 new.server.listen = self.config.server.listen
                 self.auth.protect_self_scrapes(new)
                 new_am = resolve_alertmanager_config(new, self.alertmanager_config_path)
+                new_agent = self._log_agent_config(new)
                 # Rules and alertmanager.yml first: a bad file refuses the reload before
                 # scraping changes.
                 await self.rule_manager.apply_config(new)
                 await self._embedded_am.reload(new_am)
                 await self.scrape_manager.apply_config(new)
+                await self.log_agent.apply_config(new_agent)
             except (ConfigError, RuleFileError, TemplateError, ValueError) as exc:
                 self.last_reload_success = False
                 raise ReloadRefused(str(exc)) from exc
@@ -187,6 +210,12 @@ class Tidewatch:
             await self.reload()
         except Exception as exc:
             log.error("reload refused, keeping the running configuration: %s", exc)
+
+    def _log_agent_config(self, cfg: Config) -> AgentConfig:
+        """The ``logs:`` section's tailing part, read from the file for exact error lines."""
+        if self.config_path and cfg.source_path:
+            return logs_section_from_file(cfg.source_path)
+        return logs_section_from_raw(cfg.sections.get("logs"))
 
     def runtime_info(self) -> dict[str, Any]:
         return {
@@ -215,6 +244,8 @@ class Tidewatch:
             await self._runner.cleanup()
         if hasattr(self, "auth"):
             self.auth.close()
+        if hasattr(self, "log_agent"):
+            await self.log_agent.stop()
         if hasattr(self, "log_store"):
             await asyncio.to_thread(self.log_store.close)
         if hasattr(self, "tsdb"):

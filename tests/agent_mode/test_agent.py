@@ -4,35 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 
-from tests.remote.send.receiver import Receiver, free_port
+from tests.remote.send.receiver import Receiver
 from tidewatch.agent_mode import MetricsAgent
 from tidewatch.config.model import Config, ScrapeConfig, StaticConfig
 from tidewatch.remote.send import RemoteWriteConfigError
 from tidewatch.value import is_stale
-
-EXPOSITION = '# TYPE demo_requests_total counter\ndemo_requests_total{path="/"} 7\ndemo_temp 21.5\n'
-
-
-@pytest.fixture
-async def target() -> AsyncIterator[str]:
-    async def metrics(_: web.Request) -> web.Response:
-        return web.Response(text=EXPOSITION, content_type="text/plain")
-
-    app = web.Application()
-    app.router.add_get("/metrics", metrics)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield f"127.0.0.1:{port}"
-    await runner.cleanup()
 
 
 def agent_config(target: str, url: str) -> Config:

@@ -38,6 +38,25 @@ def test_compare_finds_differences() -> None:
     assert compare(a, vec(({"job": "b"}, "NaN"), ({"job": "a"}, "1.0")), True)  # order
 
 
+def test_compare_ties_accepts_a_tie_broken_the_other_way() -> None:
+    sys.path.insert(0, str(BENCH))
+    try:
+        from query import compare_ties
+    finally:
+        sys.path.remove(str(BENCH))
+
+    def mat(*items: tuple[str, str]) -> dict[str, object]:
+        return {
+            "resultType": "matrix",
+            "result": [{"metric": {"i": i}, "values": [[60, v]]} for i, v in items],
+        }
+
+    top = mat(("a", "9"), ("b", "5.000000000000001"))
+    assert compare_ties(top, mat(("a", "9"), ("c", "5"))) == []  # b and c tie
+    assert compare_ties(top, mat(("a", "9"), ("c", "4")))  # not a tie: a wrong pick
+    assert compare_ties(top, mat(("a", "8"), ("b", "5")))  # a wrong value
+
+
 def test_quick_run_end_to_end(tmp_path: Path) -> None:
     proc = subprocess.run(
         [

@@ -349,3 +349,49 @@ def test_logs_push_and_query(tmp_path: Path) -> None:
         assert bad.status == 400
     finally:
         tw.stop()
+
+
+def test_log_agent_tails_files_into_the_store(tmp_path: Path) -> None:
+    log_file = tmp_path / "app.log"
+    log_file.write_text('level=info msg="started"\n')
+    cfg = write_config(
+        tmp_path / "tidewatch.yml",
+        f"""
+logs:
+  scrape_configs:
+    - job_name: app
+      static_configs:
+        - targets: [localhost]
+          labels:
+            job: app
+            __path__: {tmp_path}/*.log
+      pipeline_stages:
+        - logfmt:
+            mapping:
+              level:
+        - labels:
+            level:
+""",
+    )
+    tw = TidewatchProcess(tmp_path / "data", cfg)
+    tw.start()
+    try:
+        with log_file.open("a") as f:
+            f.write('level=error msg="disk full"\n')
+        now_ns = time.time_ns()
+        deadline = time.monotonic() + 20
+        lines: list[str] = []
+        while time.monotonic() < deadline:
+            ans = tw.get(
+                "/loki/api/v1/query_range",
+                query='{job="app", level="error"}',
+                start=str(now_ns - 600 * 10**9),
+                end=str(now_ns + 600 * 10**9),
+            ).json()
+            lines = [v[1] for s in ans["data"]["result"] for v in s["values"]]
+            if lines:
+                break
+            time.sleep(0.2)
+        assert lines == ['level=error msg="disk full"']
+    finally:
+        tw.stop()

@@ -16,6 +16,7 @@ from tidewatch.promql.packing import pack_series, select_packed
 from tidewatch.promql.result_json import format_values
 from tidewatch.promql.values import Matrix, MatrixSeries
 from tidewatch.tsdb import TSDB, TSDBOptions
+from tidewatch.tsdb.interface import Series
 from tidewatch.value import STALE_NAN
 
 HOUR = 3600_000
@@ -56,7 +57,22 @@ MATCHERS = [
     [Matcher(MatchType.EQUAL, "__name__", "c")],
     [Matcher(MatchType.EQUAL, "__name__", "none")],
 ]
-RANGES = [(T0, T0 + 7 * HOUR), (T0 + 5 * HOUR - 1, T0 + 6 * HOUR + 60_000), (T0 + HOUR, T0 + HOUR)]
+RANGES = [
+    (T0, T0 + 7 * HOUR),
+    (T0 + 5 * HOUR - 1, T0 + 6 * HOUR + 60_000),
+    (T0 + HOUR, T0 + HOUR),
+    (T0 + 3 * HOUR + 60_000, T0 + 3 * HOUR + 400_000),
+]
+
+
+def _reference(q: object, ms: list[Matcher], mint: int, maxt: int) -> list[Series]:
+    """Everything selected over all time (whole-run reads), cut to the window in numpy."""
+    out = []
+    for s in q.select(ms, 0, 2**62):  # type: ignore[attr-defined]
+        keep = (s.ts >= mint) & (s.ts <= maxt)
+        if keep.any():
+            out.append(Series(s.labels, s.ts[keep], s.values[keep]))
+    return out
 
 
 @pytest.mark.parametrize("drop_stale", [False, True])
@@ -64,7 +80,13 @@ def test_select_columns_matches_select(db: TSDB, drop_stale: bool) -> None:
     q = db.querier()
     for ms in MATCHERS:
         for mint, maxt in RANGES:
-            want = pack_series(q.select(ms, mint, maxt), mint, maxt, drop_stale=drop_stale)
+            plain = q.select(ms, mint, maxt)
+            ref = _reference(q, ms, mint, maxt)
+            assert [s.labels for s in plain] == [s.labels for s in ref]
+            for a, b in zip(plain, ref, strict=True):
+                assert np.array_equal(a.ts, b.ts)
+                assert np.array_equal(a.values.view(np.int64), b.values.view(np.int64))
+            want = pack_series(ref, mint, maxt, drop_stale=drop_stale)
             got = select_packed(q, ms, mint, maxt, mint, maxt, drop_stale=drop_stale)
             assert got.labels == want.labels
             assert np.array_equal(got.ts, want.ts)
@@ -87,7 +109,7 @@ def test_format_values_matches_go_printer() -> None:
     special = [0.0, -0.0, 1.0, -12.0, 0.5, 1e15, 1e16, 2.5e-5, 1e-4, 123456.789, 1e300, 5e-324]
     vals = np.concatenate(
         [
-            np.array(special + [np.nan, np.inf, -np.inf]),
+            np.array([*special, np.nan, np.inf, -np.inf]),
             rng.uniform(-1e6, 1e6, 2000),
             np.round(rng.uniform(-1e17, 1e17, 2000)),
             rng.uniform(0, 1e-3, 2000),

@@ -1,5 +1,5 @@
-"""``python -m tests.ui.serve up ...``: the real ``tidewatch up``, with the UI routes
-mounted even where ``tidewatch/web/app.py`` does not mount them yet."""
+"""``python -m tests.ui.serve up ...``: the real ``tidewatch up``, with the UI (and Loki)
+routes mounted even where ``tidewatch/web/app.py`` does not mount them yet."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 from aiohttp import web
 
 import tidewatch.server
+from tidewatch.web.api_loki import LokiAPI
 from tidewatch.web.app import build_app
 from tidewatch.web.grafana_api import GrafanaAPI
 from tidewatch.web.services import Services
@@ -19,6 +20,8 @@ def build_app_with_ui(services: Services) -> web.Application:
     mounted = {getattr(r.resource, "canonical", "") for r in app.router.routes()}
     if "/api/search" not in mounted:
         app.router.add_routes(GrafanaAPI(services).routes())
+    if "/loki/api/v1/push" not in mounted and hasattr(services, "log_store"):
+        app.router.add_routes(LokiAPI(services).routes())
     if "/ui/assets/{name}" not in mounted:
         app.router.add_routes(UIRoutes(services).routes())
     return app

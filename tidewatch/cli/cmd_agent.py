@@ -165,7 +165,10 @@ async def run_agent(
             log.warning("only the first of %d clients is used", len(cfg.clients))
         sink = HTTPSink(cfg.clients[0])
         name = urlsplit(cfg.clients[0].url).netloc  # Promtail's "host" label
-    agent = LogAgent(cfg, sink, sink_name=name)
+    wait_ms, size = (
+        (0, 1 << 20) if dry_run else (cfg.clients[0].batch_wait_ms, cfg.clients[0].batch_size)
+    )
+    agent = LogAgent(cfg, sink, sink_name=name, batch_wait_ms=wait_ms, batch_size=size)
     await agent.start()
     web_runner = None
     if cfg.http_listen_port:

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from tidewatch import __version__
-from tidewatch.cli import cmd_check, cmd_data, cmd_query, cmd_rules, cmd_up
+from tidewatch.cli import cmd_agent, cmd_check, cmd_data, cmd_query, cmd_rules, cmd_up
 from tidewatch.users import cli as users_cli
 
 
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmd_query.register(sub)
     cmd_data.register(sub)
     users_cli.register(sub)
+    cmd_agent.register(sub)
     return parser
 
 

@@ -200,8 +200,8 @@ def vector_vector(
         )
     # For each signature and step: which one-side row is present (or -1).
     pick = np.full((n_sigs, n), -1, dtype=np.int64)
-    for r in range(len(one.labels)):
-        pick[one_id[r], one.present[r]] = r
+    pr, pc = np.nonzero(one.present)  # row-major: a later row wins, as in a row loop
+    pick[one_id[pr], pc] = pr
     r_idx = pick[many_id]  # (many rows, steps)
     matched = many.present & (r_idx >= 0)
     if m.card is Cardinality.ONE_TO_ONE:
@@ -231,8 +231,19 @@ def vector_vector(
         out_p = list(present[rows])
         out_m = list(matched[rows])
     else:
+        # Usually each many row meets one partner at every step: one output row.
+        big = np.iinfo(np.int64).max
+        lo_r = np.where(matched, r_idx, big).min(axis=1)
+        hi_r = np.where(matched, r_idx, -1).max(axis=1)
         for i in rows.tolist():
             mi = matched[i]
+            if lo_r[i] == hi_r[i]:
+                r = int(lo_r[i])
+                out_labels.append(_result_labels(many.labels[i], one.labels[r], op, m, names))
+                out_v.append(values[i])
+                out_p.append(present[i] & mi)
+                out_m.append(mi)
+                continue
             for r in np.unique(r_idx[i][mi]).tolist():
                 sel = mi & (r_idx[i] == r)
                 out_labels.append(_result_labels(many.labels[i], one.labels[r], op, m, names))

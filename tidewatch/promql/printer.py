@@ -36,6 +36,7 @@ __all__ = ["MAX_LINE_WIDTH", "ast_to_json", "format_duration_ms", "format_expr",
 MAX_LINE_WIDTH = 100
 _INDENT = "  "
 
+
 def format_duration_ms(ms: int) -> str:
     """Prometheus's ``model.Duration.String`` (the project's one duration printer)."""
     return format_duration(ms)

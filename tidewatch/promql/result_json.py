@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 # (Conservative bounds: values outside take the exact printer.)
 _PLAIN_MAX = 1e15
 _PLAIN_MIN = 1e-4
+# Below this many values, per-value printing beats the fixed cost of the bulk path.
+_SMALL = 32
 
 
 def _metric(lbls: Labels) -> dict[str, str]:
@@ -42,8 +44,8 @@ def _value_tokens(values: F64) -> list[bytes]:
     orjson prints the same shortest round-trip digits; only its whole numbers
     (``12.0``), exponents and ``null`` (NaN, infinities) differ from Go's form."""
     n = len(values)
-    if n == 0:
-        return []
+    if n < _SMALL:
+        return [go_format_f(v).encode() for v in values.tolist()]
     text = orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1] + b","
     tokens = text.replace(b".0,", b",").split(b",")[:n]
     mag = np.abs(values)
@@ -56,6 +58,8 @@ def _value_tokens(values: F64) -> list[bytes]:
 
 def format_values(values: F64) -> list[str]:
     """Go's ``FormatFloat(v, 'f', -1, 64)`` of every value, in bulk."""
+    if len(values) < _SMALL:
+        return [go_format_f(v) for v in values.tolist()]
     return [t.decode() for t in _value_tokens(values)]
 
 

@@ -107,6 +107,11 @@ class Run:
         total = int(lens.sum())
         if total == 0:
             return empty
+        span = self.maxt - self.mint + 1
+        if min(maxt, self.maxt) - max(mint, self.mint) + 1 < span // 4:
+            # A short window inside the run (instant queries, recent data): filter by
+            # time on the decoded frames first, then build indexes for the hits only.
+            return self._gather_window(found, starts, lens, mint, maxt)
         idx = np.repeat(starts - np.concatenate(([0], np.cumsum(lens)[:-1])), lens) + np.arange(
             total
         )
@@ -127,6 +132,39 @@ class Run:
         if not keep.all():
             return out_ids[keep], out_ts[keep], out_vals[keep]
         return out_ids, out_ts, out_vals
+
+    def _gather_window(
+        self, found: I64, starts: I64, lens: I64, mint: int, maxt: int
+    ) -> tuple[I64, I64, F64]:
+        """``gather`` for a time window: one pass over the needed frames' times, then
+        indexes and values for the samples inside the window only."""
+        fs = self.frame_size
+        nz = lens > 0
+        s_starts, s_ends = starts[nz], (starts + lens)[nz]
+        found = found[nz]
+        cover = np.zeros(self.nframes + 1, np.int64)
+        np.add.at(cover, s_starts // fs, 1)
+        np.add.at(cover, (s_ends - 1) // fs + 1, -1)
+        frames = np.flatnonzero(np.cumsum(cover[:-1]) > 0)
+        decoded = [self.frame(k) for k in frames.tolist()]
+        flen = np.array([len(d[0]) for d in decoded], np.int64)
+        cstart = np.cumsum(flen) - flen  # where each needed frame starts in the concatenation
+        tcat = np.concatenate([d[0] for d in decoded]) if len(decoded) > 1 else decoded[0][0]
+        hit = tcat >= mint
+        hit &= tcat <= maxt
+        idx = np.flatnonzero(hit)
+        if len(idx) == 0:
+            return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64)
+        f = np.searchsorted(cstart, idx, side="right") - 1
+        gpos = frames[f] * fs + (idx - cstart[f])
+        owner = np.searchsorted(s_starts, gpos, side="right") - 1
+        if len(found) < len(self.ids):
+            # Frames also hold series that were not selected: keep the selected ones.
+            mine = (owner >= 0) & (gpos < s_ends[np.maximum(owner, 0)])
+            if not mine.all():
+                idx, owner = idx[mine], owner[mine]
+        vcat = np.concatenate([d[1] for d in decoded]) if len(decoded) > 1 else decoded[0][1]
+        return self.ids[found[owner]], tcat[idx], vcat[idx]
 
 
 def sort_samples(ids: I64, ts: I64, vals: F64, dedup: bool = True) -> tuple[I64, I64, F64]:

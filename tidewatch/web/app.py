@@ -12,12 +12,16 @@ from aiohttp.typedefs import Middleware
 from tidewatch.web.api_alertmanager import AlertmanagerAPI
 from tidewatch.web.api_loki import LokiAPI
 from tidewatch.web.api_metadata import MetadataAPI
+from tidewatch.web.api_otlp import OTLPAPI
+from tidewatch.web.api_pushgateway import PushgatewayAPI
 from tidewatch.web.api_query import QueryAPI
 from tidewatch.web.api_remote import RemoteAPI
 from tidewatch.web.api_rules import RulesAPI
+from tidewatch.web.grafana_api import GrafanaAPI
 from tidewatch.web.lifecycle import LifecycleAPI
 from tidewatch.web.responses import APIError, error_response
 from tidewatch.web.services import Services
+from tidewatch.web.ui import UIRoutes
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +73,10 @@ def build_app(services: Services) -> web.Application:
         AlertmanagerAPI(services),
         RemoteAPI(services),
         LokiAPI(services),
+        OTLPAPI(services),
+        PushgatewayAPI(services),
+        GrafanaAPI(services),
+        UIRoutes(services),
     )
     for api in apis:
         app.add_routes(api.routes())

@@ -34,7 +34,7 @@ from tidewatch.web.webconfig import WebConfig, load_web_config
 log = logging.getLogger(__name__)
 
 
-SELF_PATHS = ("/metrics", "/collectors/node/metrics")
+SELF_PATHS = ("/metrics", "/collectors/node/metrics", "/metrics/pushgateway")
 
 
 def _own_targets(listen: str) -> set[str]:

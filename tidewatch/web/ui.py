@@ -17,7 +17,16 @@ PACKAGE_STATIC = Path(__file__).resolve().parent / "static"
 SOURCE_DIST = Path(__file__).resolve().parents[2] / "ui" / "dist"
 
 # Paths the single-page app routes itself; each answers index.html.
-APP_PATHS = ("/", "/dashboards", "/dashboards/{tail:.*}", "/d/{tail:.*}", "/explore")
+APP_PATHS = (
+    "/",
+    "/dashboards",
+    "/dashboards/{tail:.*}",
+    "/d/{tail:.*}",
+    "/explore",
+    "/alerting",
+    "/targets",
+    "/status",
+)
 
 MISSING_TEXT = """<!doctype html>
 <html><head><meta charset="utf-8"><title>tidewatch: web UI not built</title></head>

@@ -6,6 +6,9 @@ import { el } from "./dom.js";
 import { migrateDashboard } from "./migrate.js";
 import { renderBarGauge } from "./panels/bargauge.js";
 import { renderGauge } from "./panels/gauge.js";
+import { renderHeatmap } from "./panels/heatmap.js";
+import { renderLogs } from "./panels/logs.js";
+import { renderStateTimeline } from "./panels/statetimeline.js";
 import { renderStat } from "./panels/stat.js";
 import { renderTable } from "./panels/table.js";
 import { renderText } from "./panels/text.js";
@@ -15,7 +18,7 @@ import { QUICK_RANGES, describeRange, formatDateTime, parseDurationMs, resolveRa
 
 const CELL = 30;
 const GAP = 8;
-const DATA_PANELS = new Set(["timeseries", "stat", "gauge", "bargauge", "table"]);
+const DATA_PANELS = new Set(["timeseries", "stat", "gauge", "bargauge", "table", "heatmap", "state-timeline", "status-history", "logs"]);
 
 /** Top-level panels → sections: [{row|null, panels (y relative to the section)}]. */
 export function sections(panels) {
@@ -416,7 +419,7 @@ export class DashboardPage {
         node.dataset.state = "nodata";
         return;
       }
-      const render = { timeseries: renderTimeseries, stat: renderStat, gauge: renderGauge, bargauge: renderBarGauge, table: renderTable }[type];
+      const render = { timeseries: renderTimeseries, stat: renderStat, gauge: renderGauge, bargauge: renderBarGauge, table: renderTable, heatmap: renderHeatmap, "state-timeline": renderStateTimeline, "status-history": renderStateTimeline, logs: renderLogs }[type];
       const cleanup = render(body, panel, frames, { range: this.abs, onZoom: (a, b) => this.setRange({ from: String(a), to: String(b) }) });
       if (typeof cleanup === "function") this.cleanups.push(cleanup);
       node.dataset.state = "done";

@@ -25,6 +25,7 @@ export async function runPanelQueries(panel, ctx) {
     let stepMs = Math.max(intervalMs, targetMin || 0) * (t.intervalFactor || 1);
     stepMs = Math.max(stepMs, Math.ceil((to - from) / 11000));
     const step = Math.max(0.001, stepMs / 1000);
+    if (datasourceType(panel, t, ctx.vars) === "loki") return runLoki(panel, t, expr, from, to, step);
     const instant = t.instant === true && t.range !== true;
     if (instant) {
       const res = await api.query(expr, to / 1000);
@@ -37,6 +38,27 @@ export async function runPanelQueries(panel, ctx) {
   });
   const all = await Promise.all(runs);
   return { frames: all.flat(), intervalMs };
+}
+
+/** "loki" when the target's (or panel's) data source is tidewatch's Loki API. */
+export function datasourceType(panel, target, vars) {
+  const ds = target.datasource ?? panel.datasource;
+  if (!ds) return panel.type === "logs" ? "loki" : "prometheus";
+  const type = typeof ds === "object" ? ds.type : "";
+  const uid = vars.interpolate(typeof ds === "string" ? ds : ds.uid || "", {}, false);
+  if (type === "loki" || /loki/i.test(uid)) return "loki";
+  if (/^\$\{?/.test(typeof ds === "string" ? ds : ds.uid || "") && panel.type === "logs") return "loki";
+  return "prometheus";
+}
+
+// Loki times are nanoseconds; strings keep them exact past 2^53.
+const toNs = (ms) => `${Math.round(ms)}000000`;
+
+async function runLoki(panel, t, expr, from, to, step) {
+  const limit = panel.options?.maxLines || t.maxLines || 1000;
+  const res = await api.lokiQueryRange(expr, toNs(from), toNs(to), step, limit, panel.options?.sortOrder === "Ascending" ? "forward" : "backward");
+  if (res.resultType !== "streams") return frames(res, t, expr, false);
+  return res.result.map((s) => ({ refId: t.refId, name: legend(t.legendFormat, s.stream, expr), labels: s.stream, ts: new Float64Array(0), values: new Float64Array(0), logs: s.values }));
 }
 
 export function intervalVars(intervalMs, from, to) {

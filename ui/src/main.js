@@ -5,6 +5,8 @@ import { api } from "./api.js";
 import { DashboardPage } from "./dashboard.js";
 import { el } from "./dom.js";
 import { ExplorePage } from "./explore.js";
+import { AlertingPage, TargetsPage } from "./alerting.js";
+import { StatusPage } from "./status.js";
 
 const root = document.getElementById("app");
 let current = null;
@@ -18,7 +20,10 @@ function nav() {
   return el("nav", { class: "sidenav" },
     el("a", { href: "/dashboards", class: "logo", title: "tidewatch", onclick: (e) => { e.preventDefault(); navigate("/dashboards"); } }, "≋"),
     el("a", { href: "/dashboards", title: "Dashboards", onclick: (e) => { e.preventDefault(); navigate("/dashboards"); } }, "▦"),
-    el("a", { href: "/explore", title: "Explore", class: "nav-explore", onclick: (e) => { e.preventDefault(); navigate("/explore"); } }, "⌕"));
+    el("a", { href: "/explore", title: "Explore", class: "nav-explore", onclick: (e) => { e.preventDefault(); navigate("/explore"); } }, "⌕"),
+    el("a", { href: "/alerting", title: "Alerting", onclick: (e) => { e.preventDefault(); navigate("/alerting"); } }, "⚑"),
+    el("a", { href: "/targets", title: "Targets", onclick: (e) => { e.preventDefault(); navigate("/targets"); } }, "◎"),
+    el("a", { href: "/status", title: "Status", onclick: (e) => { e.preventDefault(); navigate("/status"); } }, "≡"));
 }
 
 async function listPage(main) {
@@ -68,6 +73,15 @@ function route() {
     current.load();
   } else if (location.pathname.startsWith("/explore")) {
     current = new ExplorePage(main);
+    current.load();
+  } else if (location.pathname.startsWith("/alerting")) {
+    current = new AlertingPage(main);
+    current.load();
+  } else if (location.pathname.startsWith("/targets")) {
+    current = new TargetsPage(main);
+    current.load();
+  } else if (location.pathname.startsWith("/status")) {
+    current = new StatusPage(main);
     current.load();
   } else listPage(main);
 }

@@ -143,8 +143,20 @@ function formatInstant(r) {
   return `${r.metric.__name__ ?? ""}{${labels}} ${r.value[1]} ${r.value[0] * 1000}`;
 }
 
-/** The raw strings a `query` variable stands for, from the Prometheus API. */
-async function runQueryVariable(text, start, end) {
+async function runLokiVariable(text, start, end) {
+  const range = new URLSearchParams({ start: `${start}000000000`, end: `${end}000000000` });
+  const get = (path) => fetch(`${path}?${range}`, { credentials: "same-origin" }).then((r) => r.json()).then((j) => j.data || []);
+  let m;
+  if ((m = text.match(/^\s*label_values\(\s*(?:(.+)\s*,\s*)?([a-zA-Z_][\w]*)\s*\)\s*$/s))) {
+    if (m[1]) range.set("query", m[1].trim());
+    return get(`/loki/api/v1/label/${encodeURIComponent(m[2])}/values`);
+  }
+  return get("/loki/api/v1/labels");
+}
+
+/** The raw strings a `query` variable stands for, from the Prometheus (or Loki) API. */
+async function runQueryVariable(text, start, end, loki) {
+  if (loki) return runLokiVariable(text, start, end);
   let m;
   if ((m = text.match(/^\s*label_names\(\s*(.*?)\s*\)\s*$/s))) return api.labels(start, end, m[1] || undefined);
   if ((m = text.match(/^\s*label_values\(\s*(?:(.+)\s*,\s*)?([a-zA-Z_][\w]*)\s*\)\s*$/s))) {
@@ -174,7 +186,9 @@ export async function resolveVariables(vars, urlValues, range, builtins) {
     let options = v.options || [];
     try {
       if (v.type === "query") {
-        const raw = await runQueryVariable(vars.interpolate(text, {}, true), startS, endS);
+        const ds = v.datasource;
+        const loki = /loki/i.test(vars.interpolate(typeof ds === "string" ? ds : `${ds?.type || ""} ${ds?.uid || ""}`, {}, false));
+        const raw = await runQueryVariable(vars.interpolate(text, {}, true), startS, endS, loki);
         options = sortOptions(applyRegex(raw.map(String), vars.interpolate(v.regex || "", {}, false)), v.sort);
         v.error = null;
       } else if (v.type === "custom") {

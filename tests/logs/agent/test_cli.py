@@ -14,7 +14,7 @@ from pathlib import Path
 import aiohttp
 import yaml
 
-from tests.logs.agent.conftest import wait_for
+from tests.logs.agent.helpers import wait_for
 from tests.logs.agent.test_sink import FakeLoki, loki  # noqa: F401 - fixture
 from tidewatch.cli.cmd_agent import load_agent_config, run_agent
 

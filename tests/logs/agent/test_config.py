@@ -82,11 +82,6 @@ def test_promtail_file_as_is(tmp_path: Path) -> None:
             "promtail.yml:24: scrape_configs[0].pipeline_stages[0].regex.expression: could not compile",
         ),
         (
-            "__path__: /var/log/*log",
-            "path: /var/log/*log",
-            "promtail.yml:20: scrape_configs[0].static_configs[0].labels: static_configs labels need __path__",
-        ),
-        (
             "url: http://loki",
             "url: loki",
             "promtail.yml:8: clients[0].url: unsupported protocol scheme",
@@ -190,7 +185,7 @@ scrape_configs:
 
 
 async def test_latin1_file_is_decoded(tmp_path: Path) -> None:
-    from tests.logs.agent.conftest import CollectSink, wait_for
+    from tests.logs.agent.helpers import CollectSink, wait_for
     from tidewatch.logs.agent.runner import LogAgent
 
     logs = tmp_path / "logs"
@@ -213,3 +208,10 @@ scrape_configs:
     finally:
         await agent.stop()
     assert sink.lines() == ["café"]
+
+
+def test_tidewatch_yml_without_logs_section(tmp_path: Path) -> None:
+    path = tmp_path / "prometheus.yml"
+    path.write_text("scrape_configs: []\n")
+    cfg = logs_section_from_file(path)
+    assert cfg.scrape_configs == [] and cfg.clients == []

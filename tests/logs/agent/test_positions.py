@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.logs.agent.conftest import CollectSink, promtail_config, wait_for
+from tests.logs.agent.helpers import CollectSink, promtail_config, wait_for
 from tidewatch.logs.agent.positions import Positions, PositionsError
 from tidewatch.logs.agent.runner import LogAgent
 

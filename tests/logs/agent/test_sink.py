@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from tests.logs.agent.conftest import promtail_config, wait_for
+from tests.logs.agent.helpers import promtail_config, wait_for
 from tidewatch.logs.agent.config import ClientConfig
 from tidewatch.logs.agent.runner import LogAgent
 from tidewatch.logs.agent.sink import HTTPSink, InProcessSink, LogBatch, SinkError
@@ -212,3 +212,29 @@ async def test_push_to_tidewatchs_own_loki_api(tmp_path: Path, fmt: str) -> None
     finally:
         await runner.cleanup()
         store.close()
+
+
+async def test_tenant_stage_sets_the_org_header(tmp_path: Path, loki: tuple[FakeLoki, str]) -> None:
+    fake, url = loki
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "app.log").write_text("team=red a\nteam=blue b\nno team\n")
+    body = """    pipeline_stages:
+      - regex: {expression: 'team=(?P<team>\\w+)'}
+      - tenant: {source: team}
+"""
+    agent = LogAgent(
+        promtail_config(tmp_path, body), HTTPSink(ClientConfig(url=url, tenant_id="default"))
+    )
+    await agent.start()
+    await agent.stop()
+    by_tenant = sorted(
+        (h.get("X-Scope-OrgID", ""), s.lines[0], s.labels_text)
+        for h, s in zip(fake.headers, fake.streams, strict=True)
+    )
+    assert [(t, ln) for t, ln, _ in by_tenant] == [
+        ("blue", "team=blue b"),
+        ("default", "no team"),
+        ("red", "team=red a"),
+    ]
+    assert all("__tenant_id__" not in lt for _, _, lt in by_tenant)

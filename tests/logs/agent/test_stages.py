@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tidewatch.config.yamlnodes import Ctx, compose
@@ -383,3 +385,69 @@ def test_decolorize_sampling_pack() -> None:
     assert p.labels == {"job": "app"}
     assert p.line == '{"pod":"p1","svc":"api","_entry":"hello \\"x\\""}'
     assert p.ts == T0
+
+
+def _render(p: Pipeline) -> str:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from tidewatch.logs.agent.stages import custom_metrics_of
+
+    class C:
+        def collect(self) -> list[Any]:
+            return custom_metrics_of(p.stages)
+
+    reg = CollectorRegistry()
+    reg.register(C())
+    return generate_latest(reg).decode()
+
+
+def test_metrics_stage() -> None:
+    p = pipeline(
+        """
+- regex: {expression: 'status=(?P<status>\\d+) dur=(?P<dur>[\\d.]+)'}
+- labels: {status: ""}
+- metrics:
+    lines_total:
+      type: Counter
+      description: all lines
+      config: {match_all: true, action: inc}
+    bytes_total:
+      type: Counter
+      config: {match_all: true, count_entry_bytes: true, action: add}
+    errors:
+      type: Counter
+      source: status
+      config: {value: "500", action: inc}
+    last_duration:
+      type: Gauge
+      source: dur
+      config: {action: set}
+    duration_seconds:
+      type: Histogram
+      source: dur
+      prefix: app_
+      config: {buckets: [0.1, 1]}
+"""
+    )
+    lines = ["status=200 dur=0.05", "status=500 dur=2", "status=500 dur=0.5", "no match"]
+    p.process([Entry({"job": "a"}, T0, ln) for ln in lines])
+    text = _render(p)
+    assert 'promtail_custom_lines_total{job="a",status="200"} 1.0' in text
+    assert 'promtail_custom_lines_total{job="a"} 1.0' in text
+    assert "# TYPE promtail_custom_lines_total counter" in text
+    assert "# TYPE promtail_custom_errors untyped" in text
+    assert 'promtail_custom_bytes_total{job="a",status="500"} 34.0' in text
+    assert 'promtail_custom_errors{job="a",status="500"} 2.0' in text
+    assert 'promtail_custom_errors{job="a",status="200"}' not in text
+    assert 'promtail_custom_last_duration{job="a",status="500"} 0.5' in text
+    assert 'app_duration_seconds_bucket{job="a",le="0.1",status="200"} 1.0' in text
+    assert 'app_duration_seconds_bucket{job="a",le="1.0",status="500"} 1.0' in text
+    assert 'app_duration_seconds_bucket{job="a",le="+Inf",status="500"} 2.0' in text
+    assert 'app_duration_seconds_sum{job="a",status="500"} 2.5' in text
+
+
+def test_metrics_stage_errors() -> None:
+    assert "metric type must be" in _err("- metrics:\n    x: {type: Summary}\n")
+    assert "counter action must be one of" in _err(
+        "- metrics:\n    x: {type: Counter, config: {action: set}}\n"
+    )

@@ -11,6 +11,7 @@ from aiohttp import web
 from tidewatch.labels import Labels
 from tidewatch.remote.codec import snappy_decode
 from tidewatch.remote.write import decode_v1
+from tidewatch.tsdb.interface import MetricMetadata
 
 
 def free_port() -> int:
@@ -25,6 +26,7 @@ class Receiver:
         self.samples: dict[Labels, list[tuple[int, float]]] = defaultdict(list)
         self.requests = 0
         self.headers: list[dict[str, str]] = []
+        self.metadata: dict[str, MetricMetadata] = {}
         self.status = 204  # what to answer
         self._runner: web.AppRunner | None = None
 
@@ -39,6 +41,7 @@ class Receiver:
         if self.status // 100 != 2:
             return web.Response(status=self.status, text="refused by test")
         decoded = decode_v1(snappy_decode(body, 64 << 20))
+        self.metadata.update(decoded.metadata)
         for i, t, v in zip(decoded.sample_series, decoded.ts, decoded.values, strict=True):
             self.samples[decoded.series[i].labels].append((t, v))
         return web.Response(status=self.status)

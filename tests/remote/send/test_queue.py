@@ -300,3 +300,144 @@ async def test_segment_rotation_under_load_loses_nothing(tmp_path: Path) -> None
         assert len([p for p in segments if p.name.isdigit()]) <= 2
     finally:
         await rx.stop()
+
+
+async def test_tee_over_the_real_tsdb(receiver: Receiver, tmp_path: Path) -> None:
+    from tidewatch.matcher import Matcher, MatchType
+    from tidewatch.tsdb import TSDB
+
+    db = TSDB.open(str(tmp_path / "tsdb"))
+    mgr = RemoteWriteManager([rw_config(receiver.url)], {}, tmp_path)
+    await mgr.start()
+    try:
+        write_batches(TeeStorage(db, mgr), 3, 4)
+        await wait_for(lambda: receiver.total() == 12)
+        q = TeeStorage(db, mgr).querier()
+        got = q.select([Matcher(MatchType.EQUAL, "__name__", "test_metric")], 0, 2**62)
+        q.close()
+        assert sorted(len(s.ts) for s in got) == [4, 4, 4]
+        assert_complete(receiver, 3, 4)
+    finally:
+        await mgr.stop()
+        db.close()
+
+
+async def test_reload_reconfigures_in_place_and_adds_queues(tmp_path: Path) -> None:
+    rx1, rx2 = Receiver(), Receiver()
+    await rx1.start()
+    await rx2.start()
+    mgr = RemoteWriteManager([rw_config(rx1.url)], {}, tmp_path)
+    await mgr.start()
+    storage = TeeStorage(SeriesOnlyStorage(), mgr)
+    try:
+        write_batches(storage, 4, 1)
+        await wait_for(lambda: rx1.total() == 4)
+        first = next(iter(mgr.queues.values()))
+        cfg = rw_config(rx1.url)
+        cfg["write_relabel_configs"] = [{"target_label": "env", "replacement": "prod"}]
+        await mgr.apply_config([cfg, rw_config(rx2.url)], {"dc": "x"})
+        assert next(iter(mgr.queues.values())) is first  # same queue, same log
+        assert len(mgr.queues) == 2
+        write_batches(storage, 4, 1, start=1)
+        await wait_for(lambda: rx1.total() == 8 and rx2.total() == 4)
+        relabeled = tuple(sorted((*series(0), ("dc", "x"), ("env", "prod"))))
+        assert rx1.samples[relabeled] == [(BASE_TS + 1000, 10.0)]
+        assert rx2.samples[tuple(sorted((*series(0), ("dc", "x"))))] == [(BASE_TS + 1000, 10.0)]
+        with pytest.raises(ValueError, match="max_shards"):
+            await mgr.apply_config([{"url": rx1.url, "queue_config": {"max_shards": 0}}], {})
+        assert len(mgr.queues) == 2
+        await mgr.apply_config([rw_config(rx2.url)], {"dc": "x"})
+        assert len(mgr.queues) == 1
+    finally:
+        await mgr.stop()
+        await rx1.stop()
+        await rx2.stop()
+
+
+async def test_sample_age_limit_drops_old_samples(receiver: Receiver, tmp_path: Path) -> None:
+    mgr = RemoteWriteManager([rw_config(receiver.url, sample_age_limit="1h")], {}, tmp_path)
+    await mgr.start()
+    storage = TeeStorage(SeriesOnlyStorage(), mgr)
+    write_batches(storage, 2, 1)  # BASE_TS is years old
+    write_batches(storage, 2, 1, base=int(time.time() * 1000))
+    await wait_for(lambda: receiver.total() == 2)
+    q = next(iter(mgr.queues.values()))
+    await mgr.stop()
+    assert q.stats.samples_dropped == 2
+    assert q.stats.samples_pending == 0
+
+
+async def test_backlog_cap_drops_oldest_during_outage(tmp_path: Path) -> None:
+    rx = Receiver()
+    mgr = RemoteWriteManager([rw_config(rx.url)], {}, tmp_path, max_backlog_bytes=4096)
+    await mgr.start()
+    q = next(iter(mgr.queues.values()))
+    q.writer.segment_bytes = 1024
+    storage = TeeStorage(SeriesOnlyStorage(), mgr)
+    for b in range(40):
+        write_batches(storage, 10, 1, start=b)
+        await asyncio.sleep(0.01)
+    await wait_for(lambda: q.stats.samples_dropped > 0)
+    await rx.start()
+    try:
+        await wait_for(lambda: q.stats.samples_pending == 0)
+        await mgr.stop()
+        assert rx.total() + q.stats.samples_dropped == 400
+        for i in range(10):
+            got = [t for t, _ in rx.samples[series(i)]]
+            assert got == sorted(set(got))  # in order, no duplicates
+            assert got[-1] == BASE_TS + 39_000  # the newest data survived
+        log_dir = tmp_path / "remote_write" / q.cfg.hash
+        assert sum(p.stat().st_size for p in log_dir.iterdir() if p.name.isdigit()) < 8192
+    finally:
+        await rx.stop()
+
+
+async def test_metadata_is_sent_periodically(receiver: Receiver, tmp_path: Path) -> None:
+    from tidewatch.tsdb.interface import MetricMetadata
+
+    cfg = rw_config(receiver.url)
+    cfg["metadata_config"] = {"send_interval": "50ms"}
+    mgr = RemoteWriteManager([cfg], {}, tmp_path)
+    await mgr.start()
+    app = TeeStorage(SeriesOnlyStorage(), mgr).appender()
+    app.append(0, series(0), BASE_TS, 1.0)
+    app.update_metadata("test_metric", MetricMetadata("counter", "Requests served.", "requests"))
+    app.commit()
+    await wait_for(lambda: "test_metric" in receiver.metadata)
+    await mgr.stop()
+    assert receiver.metadata["test_metric"] == MetricMetadata(
+        "counter", "Requests served.", "requests"
+    )
+
+
+async def test_send_loop_error_resumes_from_committed_position(
+    receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tidewatch.remote.send.queue as queue_mod
+
+    real = queue_mod.encode_write_request
+    calls = {"n": 0}
+
+    def flaky(*args: Any) -> tuple[bytes, int]:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("injected")
+        return real(*args)
+
+    monkeypatch.setattr(queue_mod, "encode_write_request", flaky)
+    monkeypatch.setattr(queue_mod.asyncio, "sleep", _fast_sleep)
+    mgr = RemoteWriteManager([rw_config(receiver.url)], {}, tmp_path)
+    await mgr.start()
+    write_batches(TeeStorage(SeriesOnlyStorage(), mgr), 5, 3)
+    await wait_for(lambda: receiver.total() >= 15)
+    await mgr.stop()
+    assert calls["n"] > 1
+    assert_complete(receiver, 5, 3)
+
+
+_real_sleep = asyncio.sleep
+
+
+async def _fast_sleep(delay: float, *args: Any) -> Any:
+    return await _real_sleep(min(delay, 0.01), *args)

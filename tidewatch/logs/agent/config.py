@@ -234,10 +234,8 @@ def _read_secret(view: MapView, key: str, resolve: Callable[[str], str]) -> str:
 def _decode_group(ctx: Ctx, node: Node, path: str) -> FileTargetGroup:
     view = ctx.as_map(node, path, {"targets", "labels"})
     view.str_list("targets")  # Promtail ignores targets for files; checked for type only
-    labels = view.str_map("labels")
-    if "__path__" not in labels:
-        raise view.error("labels", "static_configs labels need __path__ (a file glob)")
-    return FileTargetGroup(labels)
+    # No __path__ is not an error: relabeling may set it (Promtail skips such targets).
+    return FileTargetGroup(view.str_map("labels"))
 
 
 def _decode_scrape(ctx: Ctx, node: Node, path: str) -> AgentScrapeConfig:

@@ -2,8 +2,9 @@
 to a sink, and records positions once a batch was accepted.
 
 One cycle reads every file (in a worker thread, so a large backlog never stalls the
-event loop), pushes all resulting lines as one batch, then commits their offsets. So
-a stop or a crash replays at most the last unconfirmed batch, and never skips one.
+event loop), pushes all resulting lines as one batch, then commits their offsets. An
+offset never passes a line that was not accepted: a stop loses and repeats nothing, a
+crash repeats at most what was sent since the last positions save (``sync_period``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from tidewatch.labels import Labels
 from tidewatch.logs.agent.config import AgentConfig, AgentScrapeConfig
 from tidewatch.logs.agent.positions import Positions
 from tidewatch.logs.agent.sink import LogBatch, Sink, SinkError
-from tidewatch.logs.agent.stages import Entry, Pipeline, PipelineStats
+from tidewatch.logs.agent.stages import Entry, Pipeline, PipelineStats, custom_metrics_of
+from tidewatch.logs.agent.stages.extra import TENANT_LABEL
 from tidewatch.logs.agent.stages.filters import LimitStage
 from tidewatch.logs.agent.tailer import FileTailer, ReadResult
 from tidewatch.logs.agent.targets import TargetResolver
@@ -56,7 +58,14 @@ class _Cycle:
 
 
 def _stream_labels(e: Entry) -> Labels:
-    return tuple(sorted((k, v) for k, v in e.labels.items() if v and not k.startswith("__")))
+    # Internal "__" labels go, except the tenant, which the sink turns into a header.
+    return tuple(
+        sorted(
+            (k, v)
+            for k, v in e.labels.items()
+            if v and (not k.startswith("__") or k == TENANT_LABEL)
+        )
+    )
 
 
 class LogAgent:
@@ -73,8 +82,17 @@ class LogAgent:
         *,
         data_dir: str | Path | None = None,
         sink_name: str = "local",
+        batch_wait_ms: int = 0,
+        batch_size: int = 1 << 20,
     ) -> None:
         self.config = config
+        # Lines are held up to batch_wait_ms (or batch_size bytes) to send fewer, larger
+        # requests to a remote Loki, as Promtail's batchwait/batchsize; 0 = every cycle.
+        self.batch_wait_s = batch_wait_ms / 1000
+        self.batch_size = batch_size
+        self._pending = _Cycle()
+        self._pending_bytes = 0
+        self._pending_since = 0.0
         self.sink = sink
         self.data_dir = Path(data_dir) if data_dir is not None else None
         self.sink_name = sink_name
@@ -88,6 +106,8 @@ class LogAgent:
         self._last_sync = 0.0
         self._last_save = 0.0
         self._cycles = 0
+        # Identity (inode, device) -> bytes read, of files renamed away while tailed.
+        self._rotated: dict[tuple[int, int], int] = {}
         self._readline_limit: LimitStage | None = None
         self._limit_stats = PipelineStats()
         # Self metrics, by Promtail's names.
@@ -212,7 +232,7 @@ class LogAgent:
                 self._last_sync = now
                 await asyncio.to_thread(self._sync_targets)
             cycle = await asyncio.to_thread(self._read_cycle)
-            await self._deliver(cycle)
+            await self._deliver(cycle, hold=True)
             if now - self._last_save >= self.config.positions.sync_period_ms / 1000:
                 self._last_save = now
                 await asyncio.to_thread(self.positions.save)
@@ -222,12 +242,23 @@ class LogAgent:
         """Open new files matching the globs; forget ones no longer matched."""
         for job in self._jobs:
             found = job.resolver.resolve()
+            tailed = {t.ident for t in job.tailers.values() if t.is_open}
             for path, target in found.items():
                 t = job.tailers.get(path)
                 if t is not None and (t.is_open or not t.finished):
                     continue
                 t = FileTailer(path, target.labels, self.positions.get(path), job.cfg.encoding)
                 if t.open():
+                    if t.ident in tailed:
+                        # The file we tail under its old name, just renamed (app.log ->
+                        # app.log.1): once its tailer sees the rename, it is taken over here.
+                        t.close()
+                        continue
+                    done = self._rotated.pop(t.ident, None)
+                    if done is not None and not self.positions.has(path):
+                        # A rotated file that the glob also matches (app.log.1): it was
+                        # read under its old name already; go on from there.
+                        t.reposition(done)
                     job.tailers[path] = t
             for path in [p for p, t in job.tailers.items() if p not in found and not t.is_open]:
                 del job.tailers[path]
@@ -299,6 +330,9 @@ class LogAgent:
             return
         # Rotated: the path names a new file now; it is read from its start.
         cycle.commits.append(_Commit(t.path, 0))
+        if len(self._rotated) >= 1024:
+            self._rotated.clear()
+        self._rotated[t.ident] = t.offset
         nt = FileTailer(t.path, t.labels, 0, t.encoding)
         if nt.open():
             job.tailers[t.path] = nt
@@ -336,7 +370,27 @@ class LogAgent:
             md: Labels = tuple(sorted(e.metadata.items())) if e.metadata else ()
             append((lbls, e.ts, e.line, md))
 
-    async def _deliver(self, cycle: _Cycle) -> None:
+    async def _deliver(self, cycle: _Cycle, hold: bool = False) -> None:
+        """Push ``cycle`` (with whatever is held back) and commit its offsets; with
+        ``hold``, keep it back instead while the batch is young and small."""
+        p = self._pending
+        if cycle.batch or cycle.commits:
+            if not p.batch:
+                self._pending_since = time.monotonic()
+            p.batch.extend(cycle.batch)
+            p.commits.extend(cycle.commits)
+            self._pending_bytes += sum(len(it[2]) for it in cycle.batch)
+        if (
+            hold
+            and p.batch
+            and self._pending_bytes < self.batch_size
+            and time.monotonic() - self._pending_since < self.batch_wait_s
+        ):
+            return
+        self._pending, self._pending_bytes = _Cycle(), 0
+        await self._push_and_commit(p)
+
+    async def _push_and_commit(self, cycle: _Cycle) -> None:
         self._in_flight = True
         if cycle.batch:
             try:
@@ -412,4 +466,7 @@ class LogAgent:
             reasons.update(dict(job.pipeline.stats.dropped))
         for reason, n in sorted(reasons.items()):
             stage_drops.add_metric([reason], n)
-        return [read, lines, size, active, targets, sent, sent_bytes, dropped, stage_drops]
+        custom: list[Metric] = []
+        for job in list(self._jobs):
+            custom.extend(custom_metrics_of(job.pipeline.stages))
+        return [read, lines, size, active, targets, sent, sent_bytes, dropped, stage_drops, *custom]

@@ -25,6 +25,7 @@ import orjson
 
 from tidewatch.labels import Labels
 from tidewatch.logs.agent.config import ClientConfig
+from tidewatch.logs.agent.stages.extra import TENANT_LABEL
 from tidewatch.logs.push.decode import PushStream, labels_text_from_map
 from tidewatch.logs.push.proto import PushRequest
 
@@ -59,9 +60,24 @@ def group_streams(batch: LogBatch) -> dict[Labels, list[LogEntry]]:
     return out
 
 
+def split_tenants(batch: LogBatch) -> dict[str, LogBatch]:
+    """Entries by the tenant a ``tenant`` stage set ("" = the client's own), label removed."""
+    cache: dict[Labels, tuple[str, Labels]] = {}
+    out: dict[str, LogBatch] = {}
+    for lbls, ts, line, md in batch:
+        hit = cache.get(lbls)
+        if hit is None:
+            tenant = dict(lbls).get(TENANT_LABEL, "")
+            rest = tuple(p for p in lbls if p[0] != TENANT_LABEL) if tenant else lbls
+            hit = cache[lbls] = (tenant, rest)
+        out.setdefault(hit[0], []).append((hit[1], ts, line, md))
+    return out
+
+
 def to_push_streams(batch: LogBatch) -> list[PushStream]:
     """The shape the log store (and the push API decoder) produces."""
     streams: list[PushStream] = []
+    batch = [it for part in split_tenants(batch).values() for it in part]  # one tenant here
     for lbls, items in group_streams(batch).items():
         ts = np.fromiter((it[1] for it in items), np.int64, len(items))
         lines = [it[2] for it in items]
@@ -233,17 +249,21 @@ class HTTPSink:
     async def push(self, batch: LogBatch) -> None:
         if not batch:
             return
-        for part in self._split(self._with_external_labels(batch)):
-            await self._send(part)
+        for tenant, entries in split_tenants(batch).items():
+            for part in self._split(self._with_external_labels(entries)):
+                await self._send(part, tenant)
 
-    async def _send(self, batch: LogBatch) -> None:
+    async def _send(self, batch: LogBatch, tenant: str = "") -> None:
         body = encode_json(batch) if self.cfg.format == "json" else encode_protobuf(batch)
+        headers = {"X-Scope-OrgID": tenant} if tenant else None
         backoff = _Backoff(self.cfg.min_backoff_ms, self.cfg.max_backoff_ms)
         last = ""
         status = 0
         for attempt in range(self.cfg.max_retries + 1):
             try:
-                async with self._session_get().post(self.cfg.url, data=body) as resp:
+                async with self._session_get().post(
+                    self.cfg.url, data=body, headers=headers
+                ) as resp:
                     status = resp.status
                     key = str(status)
                     self.request_count[key] = self.request_count.get(key, 0) + 1

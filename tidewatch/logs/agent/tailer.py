@@ -60,6 +60,13 @@ class FileTailer:
         self._buf = b""
         return True
 
+    def reposition(self, offset: int) -> None:
+        """Continue an open file from ``offset`` (a renamed file already read that far)."""
+        if self._fh is not None and offset <= self.size:
+            self._fh.seek(offset)
+            self.offset = offset
+            self._buf = b""
+
     def close(self) -> None:
         if self._fh is not None:
             self._fh.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import glob
+import logging
 import os
 from dataclasses import dataclass
 
@@ -13,6 +14,8 @@ from tidewatch.logs.agent.config import AgentScrapeConfig
 PATH_LABEL = "__path__"
 PATH_EXCLUDE_LABEL = "__path_exclude__"
 FILENAME_LABEL = "filename"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -29,7 +32,10 @@ class TargetResolver:
         self.patterns: list[tuple[str, str, dict[str, str]]] = []  # glob, exclude, labels
         for group in cfg.groups:
             lbls = relabel(dict(group.labels), rules) if rules else dict(group.labels)
-            if lbls is None or not lbls.get(PATH_LABEL):
+            if lbls is None:
+                continue  # dropped by relabeling
+            if not lbls.get(PATH_LABEL):
+                log.warning("job %s: a target has no __path__ label; skipped", cfg.job_name)
                 continue
             public = {k: v for k, v in lbls.items() if not k.startswith("__") and v}
             self.patterns.append((lbls[PATH_LABEL], lbls.get(PATH_EXCLUDE_LABEL, ""), public))
@@ -37,10 +43,38 @@ class TargetResolver:
     def resolve(self) -> dict[str, FileTarget]:
         out: dict[str, FileTarget] = {}
         for pattern, exclude, labels in self.patterns:
-            for path in glob.glob(pattern, recursive=True):
-                if path in out or (exclude and fnmatch.fnmatch(path, exclude)):
+            excludes = expand_braces(exclude) if exclude else []
+            for path in (
+                p for pat in expand_braces(pattern) for p in glob.glob(pat, recursive=True)
+            ):
+                if path in out or any(fnmatch.fnmatch(path, ex) for ex in excludes):
                     continue
                 if not os.path.isfile(path):
                     continue
                 out[path] = FileTarget(path, {**labels, FILENAME_LABEL: path})
         return out
+
+
+def expand_braces(pattern: str) -> list[str]:
+    """``/var/log/{syslog,auth}.log`` -> both paths (doublestar's alternation, which
+    Python's glob lacks); nested braces expand too."""
+    start = pattern.find("{")
+    if start < 0:
+        return [pattern]
+    depth = 0
+    parts: list[str] = []
+    last = start + 1
+    for i in range(start, len(pattern)):
+        c = pattern[i]
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0:
+                parts.append(pattern[last:i])
+                head, tail = pattern[:start], pattern[i + 1 :]
+                return [x for alt in parts for x in expand_braces(head + alt + tail)]
+        elif c == "," and depth == 1:
+            parts.append(pattern[last:i])
+            last = i + 1
+    return [pattern]  # unbalanced: taken literally

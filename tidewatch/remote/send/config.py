@@ -33,6 +33,13 @@ class QueueConfig:
 
 
 @dataclass
+class MetadataConfig:
+    send: bool = True
+    send_interval_ms: int = 60_000
+    max_samples_per_send: int = 500
+
+
+@dataclass
 class TLSClientConfig:
     ca_file: str = ""
     cert_file: str = ""
@@ -53,8 +60,10 @@ class RemoteWriteConfig:
     proxy_url: str = ""
     send_exemplars: bool = False
     write_relabel_configs: list[RelabelConfig] = field(default_factory=list)
-    relabel: list[CompiledRelabel] = field(default_factory=list)
+    # Compiled from write_relabel_configs; left out of equality (regex objects).
+    relabel: list[CompiledRelabel] = field(default_factory=list, compare=False)
     queue: QueueConfig = field(default_factory=QueueConfig)
+    metadata: MetadataConfig = field(default_factory=MetadataConfig)
     # Stable identity of the queue: the directory of its log, and ``remote_name``.
     hash: str = ""
 
@@ -330,6 +339,18 @@ def decode_config(raw: Any, index: int) -> RemoteWriteConfig:
     except RelabelConfigError as exc:
         raise f.err("write_relabel_configs", str(exc)) from None
     cfg.queue = _decode_queue(f.raw.get("queue_config"), f"{where}.queue_config")
+    md = _Fields(
+        f.raw.get("metadata_config"),
+        f"{where}.metadata_config",
+        {"send", "send_interval", "max_samples_per_send"},
+    )
+    cfg.metadata = MetadataConfig(
+        send=md.boolean("send", True),
+        send_interval_ms=md.duration("send_interval", 60_000),
+        max_samples_per_send=md.integer("max_samples_per_send", 500, 1),
+    )
+    if cfg.metadata.send_interval_ms <= 0:
+        raise md.err("send_interval", "must be greater than 0")
     msg = f.string("protobuf_message", "prometheus.WriteRequest")
     if msg != "prometheus.WriteRequest":
         raise f.err("protobuf_message", f"only prometheus.WriteRequest is sent, not {msg!r}")

@@ -12,10 +12,16 @@ import numpy.typing as npt
 
 from tidewatch.labels import Labels
 from tidewatch.remote.codec import snappy_encode, uvarint
+from tidewatch.remote.proto import METRIC_TYPES
 from tidewatch.remote.wire import encode_samples, length_delimited, varint_sizes
+from tidewatch.tsdb.interface import MetricMetadata
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
+
+# Tag and length of a TimeSeries of each small size, built once.
+_CACHED = 1 << 14
+_TS_HEAD = [b"\x0a" + uvarint(n) for n in range(_CACHED)]
 
 
 def encode_labels(lbls: Labels) -> bytes:
@@ -42,14 +48,35 @@ def encode_write_request(
     sizes = 12 + varint_sizes(ts.view(np.uint64))
     offsets = np.concatenate(([0], np.cumsum(sizes)))
     starts = np.flatnonzero(np.concatenate(([True], refs[1:] != refs[:-1])))
-    bounds = np.append(starts, len(refs))
-    out: list[bytes] = []
-    byte_bounds = offsets[bounds].tolist()
+    bounds = offsets[np.append(starts, len(refs))]
     series_refs = refs[starts].tolist()
-    for i, ref in enumerate(series_refs):
-        lbl = label_bytes[ref]
-        samples = sample_bytes[byte_bounds[i] : byte_bounds[i + 1]]
-        out.append(b"\x0a" + uvarint(len(lbl) + len(samples)))
-        out.append(lbl)
-        out.append(samples)
-    return snappy_encode(b"".join(out)), len(series_refs)
+    lbls = [label_bytes[r] for r in series_refs]
+    lbl_lens = np.fromiter(map(len, lbls), np.int64, len(lbls))
+    body_lens = (lbl_lens + np.diff(bounds)).tolist()
+    cuts = bounds.tolist()
+    parts: list[bytes] = []
+    add = parts.extend
+    for i, lbl in enumerate(lbls):
+        n = body_lens[i]
+        add(
+            (
+                _TS_HEAD[n] if n < _CACHED else b"\x0a" + uvarint(n),
+                lbl,
+                sample_bytes[cuts[i] : cuts[i + 1]],
+            )
+        )
+    return snappy_encode(b"".join(parts)), len(series_refs)
+
+
+def encode_metadata_request(items: list[tuple[str, MetricMetadata]]) -> bytes:
+    """Snappy-compressed ``WriteRequest`` holding only ``metadata`` (field 3)."""
+    out = []
+    for family, meta in items:
+        kind = METRIC_TYPES.index(meta.type) if meta.type in METRIC_TYPES else 0
+        body = (b"\x08" + uvarint(kind) if kind else b"") + length_delimited(2, family.encode())
+        if meta.help:
+            body += length_delimited(4, meta.help.encode())
+        if meta.unit:
+            body += length_delimited(5, meta.unit.encode())
+        out.append(length_delimited(3, body))
+    return snappy_encode(b"".join(out))

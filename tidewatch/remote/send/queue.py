@@ -14,7 +14,9 @@ import contextlib
 import logging
 import math
 import ssl
+import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,15 +27,25 @@ from tidewatch import __version__
 from tidewatch.ingest.relabel import relabel
 from tidewatch.labels import Labels
 from tidewatch.remote.send.config import RemoteWriteConfig
-from tidewatch.remote.send.encode import F64, I64, encode_labels, encode_write_request
+from tidewatch.remote.send.encode import (
+    F64,
+    I64,
+    encode_labels,
+    encode_metadata_request,
+    encode_write_request,
+)
 from tidewatch.remote.send.queue_log import Position, QueueReader, QueueWriter, concat
+from tidewatch.tsdb.interface import MetricMetadata
 
 log = logging.getLogger(__name__)
 
 # Prometheus's buckets for prometheus_remote_storage_sent_batch_duration_seconds.
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 60, 120, 300)
 _USER_AGENT = f"tidewatch/{__version__}"
-_ERROR_BODY = 256  # bytes of a refusing response quoted in the log
+_ERROR_BODY = 256
+_UNKNOWN = -2
+# The log's cap while the remote is unreachable; past it the oldest data goes first.
+DEFAULT_MAX_BACKLOG_BYTES = 2 << 30  # bytes of a refusing response quoted in the log
 
 
 @dataclass
@@ -48,6 +60,9 @@ class QueueStats:
     highest_sent_ts: float = 0.0  # seconds
     highest_enqueued_ts: float = 0.0  # seconds
     shards: int = 1
+    metadata_total: int = 0
+    metadata_failed: int = 0
+    metadata_retried: int = 0
     batch_buckets: list[int] = field(default_factory=lambda: [0] * len(DURATION_BUCKETS))
     batch_sum: float = 0.0
     batch_count: int = 0
@@ -84,58 +99,86 @@ def _retry_after(value: str | None) -> float | None:
 
 class RemoteQueue:
     def __init__(
-        self, cfg: RemoteWriteConfig, directory: Path, external_labels: dict[str, str]
+        self,
+        cfg: RemoteWriteConfig,
+        directory: Path,
+        external_labels: dict[str, str],
+        max_backlog_bytes: int = DEFAULT_MAX_BACKLOG_BYTES,
     ) -> None:
         self.cfg = cfg
+        self.max_backlog_bytes = max_backlog_bytes
         self.dir = directory
         self.external_labels = dict(external_labels)
         self.stats = QueueStats()
         self.writer = QueueWriter(directory)
         self.reader = QueueReader(directory)
         self.stats.samples_pending = self.reader.backlog_samples()
-        # inner storage ref -> (its labels, queue ref or -1 when relabeling drops it)
-        self._series: dict[int, tuple[Labels, int]] = {}
+        # storage ref -> queue ref (-1: dropped by relabeling; _UNKNOWN: not seen yet)
+        self._qref_of = np.full(1024, _UNKNOWN, np.int64)
+        self._external_pairs = tuple(sorted(self.external_labels.items()))
         self._label_bytes: dict[int, bytes] = {}
         self._segment_series: set[int] = set()
         self._prune_due = False
+        self._write_lock = threading.Lock()  # commits may come from worker threads
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
+        self._metadata_task: asyncio.Task[None] | None = None
+        self._stop_event = asyncio.Event()
+        # Latest metadata per metric family (from the manager); sent periodically.
+        self.metadata_source: Callable[[], dict[str, MetricMetadata]] = dict
         self._session: aiohttp.ClientSession | None = None
         self._stopping = False
         self._headers = self._request_headers()
 
     # -- write side (called by the tee appender's commit, synchronously) ------------
     def _queue_ref(self, lbls: Labels, new: list[tuple[int, Labels]]) -> int:
-        d = dict(lbls)
-        for k, v in self.external_labels.items():
-            d.setdefault(k, v)
+        """The queue ref of a series after external labels and write relabeling;
+        -1 when relabeling drops it."""
         if self.cfg.relabel:
+            d = dict(lbls)
+            for k, v in self.external_labels.items():
+                d.setdefault(k, v)
             out = relabel(d, self.cfg.relabel)
             if not out:
                 return -1
-            d = out
-        return self.writer.ref_of(tuple(sorted(d.items())), new)
+            return self.writer.ref_of(tuple(sorted(out.items())), new)
+        if self._external_pairs:
+            # Reuse the series' own (name, value) pairs: less memory per series.
+            names = {k for k, _ in lbls}
+            extra = tuple(p for p in self._external_pairs if p[0] not in names)
+            if extra:
+                lbls = tuple(sorted(lbls + extra))
+        return self.writer.ref_of(lbls, new)
 
-    def enqueue(
-        self, refs: list[int], labels: list[Labels], inverse: I64, ts: I64, vals: F64
-    ) -> None:
-        """Queue a committed batch: ``refs``/``labels`` are its distinct series and
-        ``inverse`` maps each sample to its index in them."""
+    def enqueue(self, refs: I64, labels: Sequence[Labels], ts: I64, vals: F64) -> None:
+        """Queue a committed batch: per sample its storage ref, labels, time, value.
+
+        Storage refs must name one label set for the storage's lifetime (the TSDB and
+        the agent storage never reuse a ref), so known series map to queue refs with
+        one array lookup; only new ones are labeled and relabeled, in Python.
+        """
+        with self._write_lock:
+            self._enqueue_locked(refs, labels, ts, vals)
+
+    def _enqueue_locked(self, refs: I64, labels: Sequence[Labels], ts: I64, vals: F64) -> None:
         forgotten = self.writer.maybe_rotate()
         if forgotten:
-            self._series = {k: v for k, v in self._series.items() if v[1] not in forgotten}
+            gone = np.isin(self._qref_of, np.fromiter(forgotten, np.int64, len(forgotten)))
+            self._qref_of[gone] = _UNKNOWN
+        top = int(refs.max()) + 1
+        if top > len(self._qref_of):
+            grown = np.full(max(top, 2 * len(self._qref_of)), _UNKNOWN, np.int64)
+            grown[: len(self._qref_of)] = self._qref_of
+            self._qref_of = grown
+        qrefs = self._qref_of[refs]
+        missing = np.flatnonzero(qrefs == _UNKNOWN)
         new: list[tuple[int, Labels]] = []
-        qmap = np.empty(len(refs), np.int64)
-        cache = self._series
-        for i, ref in enumerate(refs):
-            lbls = labels[i]
-            hit = cache.get(ref)
-            if hit is None or (hit[0] is not lbls and hit[0] != lbls):
-                hit = (lbls, self._queue_ref(lbls, new))
-                cache[ref] = hit
-            qmap[i] = hit[1]
-        qrefs = qmap[inverse]
+        if len(missing):
+            uniq, first = np.unique(refs[missing], return_index=True)
+            for ref, i in zip(uniq.tolist(), missing[first].tolist(), strict=True):
+                self._qref_of[ref] = self._queue_ref(labels[i], new)
+            qrefs = self._qref_of[refs]
         keep = qrefs >= 0
         kept = int(np.count_nonzero(keep))
         if kept < len(qrefs):
@@ -162,22 +205,39 @@ class RemoteQueue:
         else:
             loop.call_soon_threadsafe(self._wake.set)
 
+    def reconfigure(self, cfg: RemoteWriteConfig, external_labels: dict[str, str]) -> None:
+        """Apply a reloaded config in place: the log, its backlog and the read position
+        stay; series are relabeled afresh when relabeling or external labels changed."""
+        with self._write_lock:
+            if (
+                cfg.write_relabel_configs != self.cfg.write_relabel_configs
+                or external_labels != self.external_labels
+            ):
+                self._qref_of[:] = _UNKNOWN
+            self.cfg = cfg
+            self.external_labels = dict(external_labels)
+            self._external_pairs = tuple(sorted(self.external_labels.items()))
+            self._headers = self._request_headers()
+
     # -- lifecycle --------------------------------------------------------------------
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        connector = aiohttp.TCPConnector(
-            limit=self.cfg.queue.max_shards, ssl=_ssl_context(self.cfg)
-        )
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            timeout=aiohttp.ClientTimeout(total=self.cfg.remote_timeout_ms / 1000.0),
-        )
+        # No connection limit: the shard count bounds concurrency, and may change on reload.
+        connector = aiohttp.TCPConnector(limit=0, ssl=_ssl_context(self.cfg))
+        self._session = aiohttp.ClientSession(connector=connector)
         self._task = asyncio.create_task(self._run(), name=f"remote-write {self.cfg.remote_name}")
+        if self.cfg.metadata.send:
+            self._metadata_task = asyncio.create_task(self._metadata_loop())
 
     async def stop(self, flush_timeout: float = 5.0) -> None:
         """Send what is queued for up to ``flush_timeout`` s; the rest stays in the log."""
         self._stopping = True
         self._wake.set()
+        self._stop_event.set()
+        if self._metadata_task is not None:
+            self._metadata_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._metadata_task
         if self._task is not None:
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(asyncio.shield(self._task), flush_timeout)
@@ -191,8 +251,18 @@ class RemoteQueue:
 
     # -- read side ----------------------------------------------------------------------
     async def _run(self) -> None:
-        q = self.cfg.queue
-        deadline = q.batch_send_deadline_ms / 1000.0
+        """The read loop; an unexpected error re-reads from the last committed position
+        (at-least-once) instead of leaving the queue dead."""
+        while True:
+            try:
+                await self._read_and_send()
+                return
+            except Exception:
+                log.exception("remote_write %s: send loop failed; resuming", self.cfg.remote_name)
+                self.reader.rewind()
+                await asyncio.sleep(1.0)
+
+    async def _read_and_send(self) -> None:
         pending: list[tuple[I64, I64, F64]] = []
         pending_n = 0
         first_at = 0.0
@@ -211,6 +281,8 @@ class RemoteQueue:
                 pending_n += batch.samples
             caught_up = not batch.series and not batch.samples
             now = time.monotonic()
+            q = self.cfg.queue  # read each time: a reload may change it
+            deadline = q.batch_send_deadline_ms / 1000.0
             due = pending_n and (
                 pending_n >= q.max_samples_per_send * q.max_shards
                 or (caught_up and pending_n >= q.max_samples_per_send)
@@ -249,6 +321,17 @@ class RemoteQueue:
         refs = np.concatenate([p[0] for p in pending])
         ts = np.concatenate([p[1] for p in pending])
         vals = np.concatenate([p[2] for p in pending])
+        if q.sample_age_limit_ms > 0:
+            # Too old to be worth sending (e.g. after a long outage), as the option says.
+            fresh = ts >= int(time.time() * 1000) - q.sample_age_limit_ms
+            stale = len(ts) - int(np.count_nonzero(fresh))
+            if stale:
+                self.stats.samples_dropped += stale
+                self.stats.samples_pending -= stale
+                refs, ts, vals = refs[fresh], ts[fresh], vals[fresh]
+                n = len(refs)
+                if n == 0:
+                    return
         shards = min(q.max_shards, max(q.min_shards, math.ceil(n / q.max_samples_per_send)))
         self.stats.shards = shards
         if shards == 1:
@@ -264,10 +347,30 @@ class RemoteQueue:
 
     async def _send_shard(self, refs: I64, ts: I64, vals: F64) -> None:
         step = self.cfg.queue.max_samples_per_send
+        refs, ts, vals = self._drop_undeclared(refs, ts, vals)
         for lo in range(0, len(refs), step):
             r, t, v = refs[lo : lo + step], ts[lo : lo + step], vals[lo : lo + step]
             body, _ = encode_write_request(r, t, v, self._label_bytes)
             await self._send(body, len(r), float(t.max()) / 1000.0)
+
+    def _drop_undeclared(self, refs: I64, ts: I64, vals: F64) -> tuple[I64, I64, F64]:
+        """Samples of series the log never declared (which only a damaged log can
+        produce) cannot be labeled: count them as dropped rather than fail the batch."""
+        known = self._label_bytes
+        missing = [r for r in np.unique(refs).tolist() if r not in known]
+        if not missing:
+            return refs, ts, vals
+        keep = ~np.isin(refs, np.asarray(missing, np.int64))
+        lost = len(refs) - int(np.count_nonzero(keep))
+        log.warning(
+            "remote_write %s: dropping %d samples of %d undeclared series",
+            self.cfg.remote_name,
+            lost,
+            len(missing),
+        )
+        self.stats.samples_dropped += lost
+        self.stats.samples_pending -= lost
+        return refs[keep], ts[keep], vals[keep]
 
     def _request_headers(self) -> dict[str, str]:
         h = dict(self.cfg.headers)
@@ -288,51 +391,110 @@ class RemoteQueue:
             h["Authorization"] = f"Basic {token}"
         return h
 
-    async def _send(self, body: bytes, samples: int, max_ts: float) -> None:
-        """Deliver one request; retry 5xx, 429 and network errors forever with backoff."""
-        q = self.cfg.queue
+    def _enforce_backlog_limit(self) -> None:
+        with self._write_lock:  # the writer must not rotate meanwhile
+            lost = self.reader.drop_oldest(self.max_backlog_bytes, self.writer.segment)
+        if lost:
+            log.warning(
+                "remote_write %s: queue over %d bytes while the remote is failing;"
+                " dropped the oldest %d samples",
+                self.cfg.remote_name,
+                self.max_backlog_bytes,
+                lost,
+            )
+            self.stats.samples_dropped += lost
+            self.stats.samples_pending -= lost
+
+    async def _attempt(self, body: bytes) -> tuple[str, float | None, str]:
+        """POST once: ("ok" | "refused" | "retry", Retry-After seconds, reason)."""
         assert self._session is not None
+        started = time.monotonic()
+        status: int | None = None
+        reason = ""
+        retry_after: float | None = None
+        try:
+            async with self._session.post(
+                self.cfg.url,
+                data=body,
+                headers=self._headers,
+                proxy=self.cfg.proxy_url or None,
+                timeout=aiohttp.ClientTimeout(total=self.cfg.remote_timeout_ms / 1000.0),
+            ) as resp:
+                status = resp.status
+                retry_after = _retry_after(resp.headers.get("Retry-After"))
+                if status // 100 != 2:
+                    reason = (await resp.content.read(_ERROR_BODY)).decode("utf-8", "replace")
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+        self.stats.observe_batch(time.monotonic() - started)
+        if status is not None and status // 100 == 2:
+            return "ok", None, ""
+        # The spec: retry 5xx and 429 (unless disabled) and network errors; a 4xx means
+        # the data is bad and retrying cannot help.
+        if status is None or status >= 500 or (status == 429 and self.cfg.queue.retry_on_http_429):
+            return "retry", retry_after, f"{status or 'network error'}: {reason.strip()}"
+        return "refused", None, f"{status}: {reason.strip()}"
+
+    async def _send(self, body: bytes, samples: int, max_ts: float) -> None:
+        """Deliver one request of samples, retrying recoverable failures forever."""
+        q = self.cfg.queue
         backoff = q.min_backoff_ms / 1000.0
         while True:
             self.stats.samples_total += samples
             self.stats.bytes_total += len(body)
-            started = time.monotonic()
-            status: int | None = None
-            reason = ""
-            retry_after: float | None = None
-            try:
-                async with self._session.post(
-                    self.cfg.url, data=body, headers=self._headers, proxy=self.cfg.proxy_url or None
-                ) as resp:
-                    status = resp.status
-                    retry_after = _retry_after(resp.headers.get("Retry-After"))
-                    if status // 100 != 2:
-                        reason = (await resp.content.read(_ERROR_BODY)).decode("utf-8", "replace")
-            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-                reason = f"{type(exc).__name__}: {exc}"
-            self.stats.observe_batch(time.monotonic() - started)
-            if status is not None and status // 100 == 2:
+            outcome, retry_after, reason = await self._attempt(body)
+            if outcome == "ok":
                 self.stats.samples_delivered += samples
                 self.stats.samples_pending -= samples
                 self.stats.highest_sent_ts = max(self.stats.highest_sent_ts, max_ts)
                 return
-            recoverable = status is None or status >= 500 or (status == 429 and q.retry_on_http_429)
-            if not recoverable:
-                # The spec: a 4xx means the data is bad; retrying cannot help.
+            if outcome == "refused":
                 log.warning(
-                    "remote_write %s: dropping %d samples, server answered %s: %s",
+                    "remote_write %s: dropping %d samples, server answered %s",
                     self.cfg.remote_name,
                     samples,
-                    status,
-                    reason.strip(),
+                    reason,
                 )
                 self.stats.samples_failed += samples
                 self.stats.samples_pending -= samples
                 return
             self.stats.samples_retried += samples
-            log.debug(
-                "remote_write %s: retrying after %s: %s", self.cfg.remote_name, status, reason
-            )
-            delay = retry_after if retry_after is not None else backoff
-            await asyncio.sleep(delay)
+            self._enforce_backlog_limit()
+            log.debug("remote_write %s: retrying after %s", self.cfg.remote_name, reason)
+            await asyncio.sleep(retry_after if retry_after is not None else backoff)
+            backoff = min(backoff * 2, q.max_backoff_ms / 1000.0)
+
+    # -- metadata ----------------------------------------------------------------------
+    async def _metadata_loop(self) -> None:
+        """Send every known metric family's metadata each ``send_interval``."""
+        m = self.cfg.metadata
+        while not self._stopping:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop_event.wait(), m.send_interval_ms / 1000.0)
+            if self._stopping:
+                return
+            items = sorted(self.metadata_source().items())
+            for lo in range(0, len(items), m.max_samples_per_send):
+                chunk = items[lo : lo + m.max_samples_per_send]
+                await self._send_metadata(encode_metadata_request(chunk), len(chunk))
+
+    async def _send_metadata(self, body: bytes, n: int) -> None:
+        q = self.cfg.queue
+        backoff = q.min_backoff_ms / 1000.0
+        while not self._stopping:
+            self.stats.metadata_total += n
+            outcome, retry_after, reason = await self._attempt(body)
+            if outcome == "ok":
+                return
+            if outcome == "refused":
+                log.warning(
+                    "remote_write %s: dropping %d metadata, server answered %s",
+                    self.cfg.remote_name,
+                    n,
+                    reason,
+                )
+                self.stats.metadata_failed += n
+                return
+            self.stats.metadata_retried += n
+            await asyncio.sleep(retry_after if retry_after is not None else backoff)
             backoff = min(backoff * 2, q.max_backoff_ms / 1000.0)

@@ -159,7 +159,7 @@ class QueueWriter:
 
 @dataclass
 class ReadBatch:
-    """What one read step found: new series and sample columns, up to ``end``."""
+    """What one read step found: new series and sample columns."""
 
     series: list[tuple[int, Labels]] = field(default_factory=list)
     refs: list[I64] = field(default_factory=list)
@@ -235,6 +235,39 @@ class QueueReader:
             self._resume_offset = 0
             rechecked = False
             out.new_segment = True
+
+    def rewind(self) -> None:
+        """Read again from the last committed position (after a failed send loop)."""
+        self.pos = Position(self.committed.segment, 0)
+        self._resume_offset = self.committed.offset
+
+    def _unread_samples(self, n: int) -> int:
+        data = _seg_path(self.dir, n).read_bytes()
+        start = 0
+        if n == self.pos.segment:
+            start = max(self.pos.offset, self._resume_offset)
+        records, _ = wal.read_records(data[start:])
+        return sum(sample_count(r) for r in records if r[0] == wal.REC_SAMPLES)
+
+    def drop_oldest(self, limit_bytes: int, writer_segment: int) -> int:
+        """Delete the oldest segments while the log exceeds ``limit_bytes`` (never the
+        one being written); returns the unsent samples lost. Samples already read
+        are in memory and still go out."""
+        sizes = {n: _seg_path(self.dir, n).stat().st_size for n in _segments(self.dir)}
+        total = sum(sizes.values())
+        lost = 0
+        for n in sorted(sizes):
+            if total <= limit_bytes or n >= writer_segment:
+                break
+            if n >= self.pos.segment:
+                lost += self._unread_samples(n)
+            _seg_path(self.dir, n).unlink(missing_ok=True)
+            total -= sizes[n]
+            if n >= self.pos.segment:
+                # Later segments re-declare every live series in their header.
+                self.pos = Position(n + 1, 0)
+                self._resume_offset = 0
+        return lost
 
     def commit(self, pos: Position) -> None:
         """Everything before ``pos`` was delivered (or given up on): persist and clean up."""

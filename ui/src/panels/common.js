@@ -31,5 +31,5 @@ export function display(cfg, value, name, frame, panel) {
 /** Font size that fits `text` into a w×h box. */
 export function fitFont(text, w, h, max = 200) {
   const chars = Math.max(1, text.length);
-  return Math.max(10, Math.min(max, h, (w / chars) * 1.7));
+  return Math.max(10, Math.min(max, h, (w / chars) * 1.5));
 }

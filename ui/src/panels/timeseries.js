@@ -10,6 +10,15 @@ const IEC_UNITS = new Set(["bytes", "bits", "binBps", "binbps", "kbytes", "mbyte
 const BINARY_INCRS = [];
 for (let k = 0; k < 7; k++) for (const m of [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]) BINARY_INCRS.push(m * 1024 ** k);
 
+function isolatedPoints(u, seriesIdx) {
+  const ys = u.data[seriesIdx];
+  const out = [];
+  for (let i = 0; i < ys.length; i++) {
+    if (ys[i] != null && (i === 0 || ys[i - 1] == null) && (i === ys.length - 1 || ys[i + 1] == null)) out.push(i);
+  }
+  return out;
+}
+
 function align(frames) {
   const set = new Set();
   for (const f of frames) for (const t of f.ts) set.add(t);
@@ -71,10 +80,16 @@ export function renderTimeseries(body, panel, frames, ctx) {
       width: draw === "points" ? 0 : c.lineWidth ?? 1,
       fill: fillOpacity > 0 ? withAlpha(col, fillOpacity) : undefined,
       spanGaps: c.spanNulls === true,
-      // showPoints "auto" (Grafana's default) leaves it to uPlot: points only where data is sparse.
-      points: { show: draw === "points" || c.showPoints === "always" ? true : c.showPoints === "never" ? false : undefined, size: c.pointSize || 5, fill: col },
+      points: { size: c.pointSize || 5, fill: col },
       value: (u, v) => (v == null ? "" : formatValue(v, cfg.unit || unit, cfg.decimals ?? defaults.decimals)),
     };
+    if (draw === "points" || c.showPoints === "always") s.points.show = true;
+    else if (c.showPoints === "never") s.points.show = false;
+    else {
+      // Grafana's "auto": a point only where a sample has no neighbour to draw a line to.
+      s.points.show = true;
+      s.points.filter = isolatedPoints;
+    }
     if (draw === "bars") s.paths = uPlot.paths.bars({ size: [0.8, 64] });
     if (c.lineInterpolation === "stepAfter") s.paths = uPlot.paths.stepped({ align: 1 });
     if (c.lineInterpolation === "smooth") s.paths = uPlot.paths.spline();
@@ -104,6 +119,15 @@ export function renderTimeseries(body, panel, frames, ctx) {
       if (mode === "percent") [lo, hi] = [0, 1];
       if (lo === hi) hi = lo + 1;
       return [lo, hi];
+    };
+  }
+  // Bars and stacks grow from zero, so the axis must show it (uPlot's auto range may not).
+  const fromZero = stacked || configs.some((c) => c.custom.drawStyle === "bars");
+  if (fromZero && !yScale.range && !yScale.distr) {
+    yScale.range = (u, dmin, dmax) => {
+      const lo = Math.min(0, dmin);
+      const hi = Math.max(0, dmax);
+      return lo === hi ? [0, 1] : [lo, hi + (hi - lo) * 0.05];
     };
   }
   const axisColor = "#9fa7b3";

@@ -16,7 +16,12 @@ from tidewatch.logs.agent.stages.base import (
     StageBuild,
     get_string,
 )
-from tidewatch.logs.agent.stages.extra import build_decolorize, build_pack, build_sampling
+from tidewatch.logs.agent.stages.extra import (
+    build_decolorize,
+    build_pack,
+    build_sampling,
+    build_tenant,
+)
 from tidewatch.logs.agent.stages.filters import build_drop, build_limit, build_match
 from tidewatch.logs.agent.stages.formats import build_cri, build_docker
 from tidewatch.logs.agent.stages.labelstages import (
@@ -26,6 +31,7 @@ from tidewatch.logs.agent.stages.labelstages import (
     build_static_labels,
     build_structured_metadata,
 )
+from tidewatch.logs.agent.stages.metrics import build_metrics, custom_metrics_of
 from tidewatch.logs.agent.stages.multiline import build_multiline
 from tidewatch.logs.agent.stages.parsers import build_json, build_logfmt, build_regex
 from tidewatch.logs.agent.stages.transform import (
@@ -35,7 +41,15 @@ from tidewatch.logs.agent.stages.transform import (
     build_timestamp,
 )
 
-__all__ = ["Entry", "Pipeline", "PipelineStats", "Stage", "build_pipeline", "get_string"]
+__all__ = [
+    "Entry",
+    "Pipeline",
+    "PipelineStats",
+    "Stage",
+    "build_pipeline",
+    "custom_metrics_of",
+    "get_string",
+]
 
 Builder = Callable[[MapView, StageBuild], Stage]
 
@@ -87,6 +101,8 @@ _STAGES: dict[str, tuple[Builder, frozenset[str] | None]] = {
     "decolorize": (build_decolorize, frozenset()),
     "sampling": (build_sampling, frozenset({"rate", "drop_counter_reason"})),
     "pack": (build_pack, frozenset({"labels", "ingest_timestamp"})),
+    "metrics": (build_metrics, None),
+    "tenant": (build_tenant, frozenset({"label", "source", "value"})),
 }
 _LIST_STAGES = frozenset({"labelallow", "labeldrop"})
 STAGE_NAMES = tuple(_STAGES)

@@ -7,10 +7,15 @@ stream's state or converting labels happen once per batch, not once per line.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from yaml.nodes import Node
+
+from tidewatch.config.yamlnodes import Ctx, MapView
+from tidewatch.matcher import RegexError, compile_regex
 
 
 class Entry:
@@ -98,8 +103,10 @@ def get_string(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            return {True: "+Inf", False: "-Inf"}.get(value > 0, "NaN") if value == value else "NaN"
+        if value != value:
+            return "NaN"
+        if value in (float("inf"), float("-inf")):
+            return "+Inf" if value > 0 else "-Inf"
         return str(np.format_float_positional(value, trim="-"))
     if value is None:
         return ""
@@ -126,20 +133,18 @@ class StageBuild:
 
     def __init__(
         self,
-        ctx: Any,
+        ctx: Ctx,
         stats: PipelineStats,
-        nested: Any,
+        nested: Callable[[Node, str], list[Stage]],
     ) -> None:
-        self.ctx = ctx  # tidewatch.config.yamlnodes.Ctx
+        self.ctx = ctx
         self.stats = stats
-        # (node, path) -> list[Stage]; set by the registry to avoid an import cycle.
+        # Set by the registry (stages/__init__), which knows every stage kind.
         self.nested = nested
 
 
-def compile_regex_field(view: Any, key: str, pattern: str) -> Any:
+def compile_regex_field(view: MapView, key: str, pattern: str) -> Any:
     """An RE2 regex (unanchored, as Go's regexp) or a config error on ``key``'s line."""
-    from tidewatch.matcher import RegexError, compile_regex
-
     try:
         return compile_regex(pattern)
     except RegexError as exc:

@@ -1,4 +1,4 @@
-"""Smaller Promtail stages: ``decolorize``, ``sampling``, ``pack``."""
+"""Smaller Promtail stages: ``decolorize``, ``sampling``, ``pack``, ``tenant``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,13 @@ import orjson
 import re2
 
 from tidewatch.config.yamlnodes import MapView
-from tidewatch.logs.agent.stages.base import Entry, PipelineStats, Stage, StageBuild
+from tidewatch.logs.agent.stages.base import (
+    Entry,
+    PipelineStats,
+    Stage,
+    StageBuild,
+    get_string,
+)
 
 _ANSI = re2.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 
@@ -82,3 +88,36 @@ def build_pack(view: MapView, build: StageBuild) -> Stage:
     if not names:
         raise view.error("labels", "pack stage needs at least one label")
     return PackStage(names, view.boolean("ingest_timestamp", True))
+
+
+TENANT_LABEL = "__tenant_id__"  # read by the HTTP sink (X-Scope-OrgID), never stored
+
+
+class TenantStage(Stage):
+    name = "tenant"
+
+    def __init__(self, label: str, source: str, value: str) -> None:
+        self.label = label
+        self.source = source
+        self.value = value
+
+    def process(self, entries: list[Entry]) -> list[Entry]:
+        for e in entries:
+            tenant = self.value
+            if self.label:
+                tenant = e.labels.get(self.label, "")
+            elif self.source:
+                try:
+                    tenant = get_string(e.extracted.get(self.source))
+                except TypeError:
+                    tenant = ""
+            if tenant:
+                e.labels[TENANT_LABEL] = tenant
+        return entries
+
+
+def build_tenant(view: MapView, build: StageBuild) -> Stage:
+    label, source, value = view.string("label"), view.string("source"), view.string("value")
+    if sum(map(bool, (label, source, value))) != 1:
+        raise view.error_here("tenant stage needs exactly one of label, source or value")
+    return TenantStage(label, source, value)
