@@ -157,7 +157,8 @@ class System:
     disk_per_sample: list[float] = field(default_factory=list)
     snapshot_per_sample: list[float] = field(default_factory=list)
     disk_note: str = ""
-    samples_total: int = 0
+    samples_base: int = 0  # the targets' count for this agent when this run started
+    samples_total: int = 0  # samples this run ingested
     appended_own: float = float("nan")  # the system's prometheus_tsdb_head_samples_appended_total
 
     @property
@@ -235,7 +236,9 @@ def query_scalar(system: System, expr: str) -> float:
     return float(result[0]["value"][1]) if result else float("nan")
 
 
-def start(procs: Procs, system: System, config: Path) -> None:
+def start(procs: Procs, system: System, config: Path, control_port: int) -> None:
+    """A fresh run of `system` (empty data dir); samples count from here."""
+    system.samples_base = ingested(target_stats(control_port), system.agent)
     shutil.rmtree(system.data_dir, ignore_errors=True)
     system.data_dir.mkdir(parents=True)
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -278,7 +281,7 @@ def finish(procs: Procs, system: System, control_port: int, active_series: int) 
     usage = tree_usage(system.proc.pid)
     system.rss_bytes.append(usage.rss_bytes)
     system.rss_per_series.append(usage.rss_bytes / active_series)
-    system.samples_total = ingested(target_stats(control_port), system.agent)
+    system.samples_total = ingested(target_stats(control_port), system.agent) - system.samples_base
     system.appended_own = samples_appended(system)
     # A snapshot writes the in-memory head out as a compacted block: the on-disk
     # figure after compaction, which a short run would otherwise never reach.
@@ -291,8 +294,10 @@ def finish(procs: Procs, system: System, control_port: int, active_series: int) 
         except (KeyError, ValueError):
             pass
     procs.stop(system.proc, timeout=60)
+    # Scrapes in flight when we counted have landed by now.
     system.samples_total = max(
-        system.samples_total, ingested(target_stats(control_port), system.agent)
+        system.samples_total,
+        ingested(target_stats(control_port), system.agent) - system.samples_base,
     )
     snap_bytes = dir_size(system.data_dir / "snapshots")
     system.disk_per_sample.append(
@@ -423,7 +428,7 @@ def run(args: argparse.Namespace) -> int:
             if args.mode == "concurrent":
                 window = max(5.0, (args.duration - warmup - 15) / args.windows)
                 for s in systems:
-                    start(procs, s, config)
+                    start(procs, s, config, control_port)
                 wait_scraping(control_port, systems)
                 print(
                     f"warm-up {warmup:.0f}s, then {args.windows} windows of {window:.0f}s, both systems running"
@@ -440,7 +445,7 @@ def run(args: argparse.Namespace) -> int:
                 for r in range(args.windows):
                     order = systems if r % 2 == 0 else systems[::-1]
                     for s in order:
-                        start(procs, s, config)
+                        start(procs, s, config, control_port)
                         wait_scraping(control_port, [s])
                         time.sleep(warmup / 2)
                         measure_windows([s], control_port, 1, window)

@@ -518,7 +518,7 @@ def main(argv: list[str] | None = None) -> int:
             summary["bytes_per_raw_byte"] = stopped_size / ds.raw_bytes
             zstd_ratio = zstd_reference(ds.raw_path)
             print(
-                f"  reference: zstd -3 of the raw file in 1 MiB frames: {ref:.3f} bytes per raw byte"
+                f"  reference: zstd -3 of the raw file in 1 MiB frames: {zstd_ratio:.3f} bytes per raw byte"
             )
             summary["zstd_reference_bytes_per_raw_byte"] = zstd_ratio
     finally:

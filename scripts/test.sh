@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 # Real peers the tests compare against (Prometheus, node_exporter).
 apt_packages=(
     prometheus prometheus-node-exporter prometheus-alertmanager prometheus-pushgateway chromium
+    victoria-metrics
 )
 missing=()
 for p in "${apt_packages[@]}"; do

@@ -40,10 +40,17 @@ from tidewatch.logs.store.options import LogStoreOptions
 from tidewatch.logs.store.store import LogStore
 from tidewatch.progress import ProgressPrinter
 from tidewatch.promql.engine import Engine
+from tidewatch.remote.send import (
+    RemoteWriteConfigError,
+    RemoteWriteManager,
+    TeeStorage,
+)
+from tidewatch.remote.send import decode_configs as decode_remote_write
 from tidewatch.rules.manager import RuleManager
 from tidewatch.rules.rulefile import RuleFileError
 from tidewatch.templating import TemplateError
 from tidewatch.tsdb import TSDB, TSDBOptions
+from tidewatch.tsdb.interface import Storage
 from tidewatch.web.app import build_app
 from tidewatch.web.auth_setup import prepare_auth
 
@@ -113,6 +120,17 @@ class Tidewatch:
             TSDB.open, self.config.storage.path, tsdb_options(self.config), ProgressPrinter()
         )
         self.tsdb.start_background()
+        try:
+            self.remote_write = RemoteWriteManager(
+                self.config.prometheus.remote_write,
+                self.config.prometheus.global_.external_labels,
+                self.config.storage.path,
+            )
+        except RemoteWriteConfigError as exc:
+            raise ReloadRefused(str(exc)) from exc
+        await self.remote_write.start()
+        # Everything appended (scrapes, rules, pushes) is also forwarded by remote_write.
+        self.storage: Storage = TeeStorage(self.tsdb, self.remote_write)
         self.log_store = await asyncio.to_thread(
             LogStore.open,
             os.path.join(self.config.storage.path, "logs"),
@@ -121,13 +139,17 @@ class Tidewatch:
         )
         self.log_store.start_background()
         self.logql = LogQLEngine()
+        try:
+            agent_config = self._log_agent_config(self.config)
+        except ConfigError as exc:
+            raise ReloadRefused(str(exc)) from exc
         self.log_agent = LogAgent(
-            self._log_agent_config(self.config),
+            agent_config,
             InProcessSink(self.log_store.push),
             data_dir=Path(self.config.storage.path) / "logs" / "agent",
         )
         self.scrape_manager = ScrapeManager(
-            self.tsdb, external_labels=self.config.prometheus.global_.external_labels
+            self.storage, external_labels=self.config.prometheus.global_.external_labels
         )
         try:
             am_config = resolve_alertmanager_config(self.config, self.alertmanager_config_path)
@@ -138,7 +160,7 @@ class Tidewatch:
         )
         self.alertmanager = await self._embedded_am.start()
         self.rule_manager = RuleManager(
-            self.tsdb,
+            self.storage,
             self.engine,
             external_labels=self.config.prometheus.global_.external_labels,
             external_url=self.config.server.external_url,
@@ -150,6 +172,7 @@ class Tidewatch:
             self.rule_manager,
             self._embedded_am,
             self.log_agent,
+            self.remote_write,
         ):
             self.self_metrics.add_source(source)
 
@@ -190,6 +213,7 @@ class Tidewatch:
                 new.storage = self.config.storage
                 new.server.listen = self.config.server.listen
                 self.auth.protect_self_scrapes(new)
+                decode_remote_write(new.prometheus.remote_write)
                 new_am = resolve_alertmanager_config(new, self.alertmanager_config_path)
                 new_agent = self._log_agent_config(new)
                 # Rules and alertmanager.yml first: a bad file refuses the reload before
@@ -198,7 +222,16 @@ class Tidewatch:
                 await self._embedded_am.reload(new_am)
                 await self.scrape_manager.apply_config(new)
                 await self.log_agent.apply_config(new_agent)
-            except (ConfigError, RuleFileError, TemplateError, ValueError) as exc:
+                await self.remote_write.apply_config(
+                    new.prometheus.remote_write, new.prometheus.global_.external_labels
+                )
+            except (
+                ConfigError,
+                RuleFileError,
+                TemplateError,
+                RemoteWriteConfigError,
+                ValueError,
+            ) as exc:
                 self.last_reload_success = False
                 raise ReloadRefused(str(exc)) from exc
             self.config = new
@@ -244,6 +277,8 @@ class Tidewatch:
             await self._runner.cleanup()
         if hasattr(self, "auth"):
             self.auth.close()
+        if hasattr(self, "remote_write"):
+            await self.remote_write.stop()
         if hasattr(self, "log_agent"):
             await self.log_agent.stop()
         if hasattr(self, "log_store"):
@@ -258,8 +293,8 @@ class Tidewatch:
         loop.add_signal_handler(
             signal.SIGHUP, lambda: asyncio.ensure_future(self._reload_from_signal())
         )
-        await self.start()
         try:
+            await self.start()
             await self._stopped.wait()
         finally:
             log.info("shutting down")

@@ -37,6 +37,7 @@ class FakeServices:
     reloads: int = 0
 
     def __post_init__(self) -> None:
+        self.storage = self.tsdb
         self.engine = Engine(max_samples=100_000, timeout_ms=10_000)
         self.scrape_manager = ScrapeManager(self.tsdb)
         self.self_metrics = SelfMetrics()

@@ -112,6 +112,14 @@ class Run:
             # A short window inside the run (instant queries, recent data): filter by
             # time on the decoded frames first, then build indexes for the hits only.
             return self._gather_window(found, starts, lens, mint, maxt)
+        ends = starts + lens
+        # Selected series usually sit next to each other (ids follow label order):
+        # copy whole position ranges frame by frame instead of indexing per sample.
+        joined = np.flatnonzero(starts[1:] != ends[:-1]) + 1
+        if len(joined) < 64:
+            range_starts = starts[np.concatenate(([0], joined))].tolist()
+            range_ends = ends[np.concatenate((joined - 1, [len(ends) - 1]))].tolist()
+            return self._gather_ranges(found, lens, range_starts, range_ends, total, mint, maxt)
         idx = np.repeat(starts - np.concatenate(([0], np.cumsum(lens)[:-1])), lens) + np.arange(
             total
         )
@@ -131,6 +139,35 @@ class Run:
         keep = (out_ts >= mint) & (out_ts <= maxt)
         if not keep.all():
             return out_ids[keep], out_ts[keep], out_vals[keep]
+        return out_ids, out_ts, out_vals
+
+    def _gather_ranges(
+        self,
+        found: I64,
+        lens: I64,
+        range_starts: list[int],
+        range_ends: list[int],
+        total: int,
+        mint: int,
+        maxt: int,
+    ) -> tuple[I64, I64, F64]:
+        """``gather`` of a few contiguous position ranges: slices of decoded frames."""
+        fs = self.frame_size
+        ts_parts: list[I64] = []
+        val_parts: list[F64] = []
+        for a, b in zip(range_starts, range_ends, strict=True):
+            for k in range(a // fs, (b - 1) // fs + 1):
+                fts, fvals = self.frame(k)
+                lo, hi = max(a - k * fs, 0), min(b - k * fs, fs)
+                ts_parts.append(fts[lo:hi])
+                val_parts.append(fvals[lo:hi])
+        out_ts = np.concatenate(ts_parts) if len(ts_parts) > 1 else ts_parts[0].copy()
+        out_vals = np.concatenate(val_parts) if len(val_parts) > 1 else val_parts[0].copy()
+        out_ids = np.repeat(self.ids[found], lens)
+        if mint > self.mint or maxt < self.maxt:
+            keep = (out_ts >= mint) & (out_ts <= maxt)
+            if not keep.all():
+                return out_ids[keep], out_ts[keep], out_vals[keep]
         return out_ids, out_ts, out_vals
 
     def _gather_window(

@@ -66,7 +66,7 @@ class OTLPAPI:
 
         def run() -> tuple[Translated, AppendResult]:
             batch = translate(decode_request(body, media), options, self.label_cache)
-            return batch, append(self.s.tsdb, batch)
+            return batch, append(self.s.storage, batch)
 
         try:
             batch, result = await asyncio.to_thread(run)

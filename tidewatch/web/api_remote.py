@@ -133,7 +133,7 @@ class RemoteAPI:
             return _text(413, str(exc), headers)
         except (BodyError, InvalidWrite) as exc:
             return _text(400, str(exc), headers)
-        result = await asyncio.to_thread(apply_write, self.s.tsdb, batch)
+        result = await asyncio.to_thread(apply_write, self.s.storage, batch)
         headers = _written_headers(result) if v2 else None
         problems = list(result.errors)
         if result.rejected > len(problems):

@@ -18,11 +18,14 @@ from tidewatch.logs.store.store import LogStore
 from tidewatch.promql.engine import Engine
 from tidewatch.rules.manager import RuleManager
 from tidewatch.tsdb import TSDB
+from tidewatch.tsdb.interface import Storage
 
 
 class Services(Protocol):
     config: Config
     tsdb: TSDB
+    # The write path: the TSDB, teed to remote_write when that is configured.
+    storage: Storage
     scrape_manager: ScrapeManager
     engine: Engine
     rule_manager: RuleManager

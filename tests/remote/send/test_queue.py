@@ -441,3 +441,75 @@ _real_sleep = asyncio.sleep
 
 async def _fast_sleep(delay: float, *args: Any) -> Any:
     return await _real_sleep(min(delay, 0.01), *args)
+
+
+async def test_tls_with_ca_file_and_server_name(tmp_path: Path) -> None:
+    import shutil
+    import ssl
+    import subprocess
+
+    if not shutil.which("openssl"):
+        pytest.skip("openssl not installed")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=receiver.test",
+            "-addext",
+            "subjectAltName=DNS:receiver.test",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+    rx = Receiver(ssl_context=server_ctx)
+    await rx.start()
+    cfg = rw_config(rx.url)
+    cfg["tls_config"] = {"ca_file": str(cert), "server_name": "receiver.test"}
+    mgr = RemoteWriteManager([cfg], {}, tmp_path / "data")
+    await mgr.start()
+    try:
+        write_batches(TeeStorage(SeriesOnlyStorage(), mgr), 2, 2)
+        await wait_for(lambda: rx.total() == 4)
+    finally:
+        await mgr.stop()
+        await rx.stop()
+    assert_complete(rx, 2, 2)
+
+
+@pytest.mark.parametrize("send", [True, False])
+async def test_exemplars_follow_send_exemplars(
+    receiver: Receiver, tmp_path: Path, send: bool
+) -> None:
+    from tidewatch.tsdb.interface import Exemplar
+
+    cfg = rw_config(receiver.url)
+    cfg["send_exemplars"] = send
+    mgr = RemoteWriteManager([cfg], {"dc": "x"}, tmp_path)
+    await mgr.start()
+    app = TeeStorage(SeriesOnlyStorage(), mgr).appender()
+    ref = app.append(0, series(0), BASE_TS, 1.0)
+    ex = Exemplar((("trace_id", "abc123"),), 0.25, BASE_TS - 5)
+    app.append_exemplar(ref, series(0), ex)
+    app.commit()
+    await wait_for(lambda: receiver.total() == 1)
+    if send:
+        await wait_for(lambda: bool(receiver.exemplars))
+    else:
+        await asyncio.sleep(0.1)
+    await mgr.stop()
+    key = tuple(sorted((*series(0), ("dc", "x"))))
+    assert receiver.exemplars.get(key, []) == ([ex] if send else [])

@@ -46,6 +46,7 @@ _TOP_FIELDS = frozenset(
 # The logs: section of tidewatch.yml also holds the log store's settings; the agent
 # reads only its own keys from it.
 _LOGS_AGENT_FIELDS = (
+    "agent_limits_config",
     "positions",
     "clients",
     "scrape_configs",
@@ -270,7 +271,9 @@ def _decode_scrape(ctx: Ctx, node: Node, path: str) -> AgentScrapeConfig:
     return AgentScrapeConfig(job, groups, relabel, make, encoding)
 
 
-def _decode_common(ctx: Ctx, view: MapView, base_dir: str, cfg: AgentConfig) -> None:
+def _decode_common(
+    ctx: Ctx, view: MapView, base_dir: str, cfg: AgentConfig, limits_key: str = "limits_config"
+) -> None:
     resolve = path_resolver(base_dir)
     cfg.positions = _decode_positions(
         view.map("positions", {"filename", "sync_period", "ignore_invalid_yaml"}), resolve
@@ -289,7 +292,7 @@ def _decode_common(ctx: Ctx, view: MapView, base_dir: str, cfg: AgentConfig) -> 
         seen[sc.job_name] = i
     cfg.scrape_configs = scrapes
     limits = view.map(
-        "limits_config",
+        limits_key,
         {
             "readline_rate_enabled",
             "readline_rate",
@@ -353,7 +356,9 @@ def decode_logs_node(
     ctx = Ctx(file)
     full = MapView(ctx, node, path, None)
     cfg = AgentConfig(file=file)
-    _decode_common(ctx, full, base_dir, cfg)
+    # In tidewatch.yml, ``logs.limits_config`` is Loki's (the log store's limits);
+    # promtail's own read limits are ``logs.agent_limits_config``.
+    _decode_common(ctx, full, base_dir, cfg, limits_key="agent_limits_config")
     _file_watch(full, cfg)
     return cfg
 

@@ -7,6 +7,9 @@ the per-series Python work is a slice and a join.
 
 from __future__ import annotations
 
+import struct
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -79,4 +82,19 @@ def encode_metadata_request(items: list[tuple[str, MetricMetadata]]) -> bytes:
         if meta.unit:
             body += length_delimited(5, meta.unit.encode())
         out.append(length_delimited(3, body))
+    return snappy_encode(b"".join(out))
+
+
+def encode_exemplar_request(rows: list[list[Any]], label_bytes: dict[int, bytes]) -> bytes:
+    """Snappy ``WriteRequest`` of TimeSeries carrying only exemplars; ``rows`` are
+    ``[series ref, label pairs, value, ts]`` (a JSON null value is NaN)."""
+    out = []
+    for ref, pairs, value, ts in rows:
+        ex = b"".join(
+            length_delimited(1, length_delimited(1, n.encode()) + length_delimited(2, v.encode()))
+            for n, v in pairs
+        )
+        ex += b"\x11" + struct.pack("<d", float("nan") if value is None else value)
+        ex += b"\x18" + uvarint(ts & 0xFFFFFFFFFFFFFFFF)
+        out.append(length_delimited(1, label_bytes[ref] + length_delimited(3, ex)))
     return snappy_encode(b"".join(out))

@@ -4,6 +4,7 @@ metrics, and ``TeeStorage``, which hands each committed batch to the queues."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -14,11 +15,8 @@ from prometheus_client.metrics_core import HistogramMetricFamily
 
 from tidewatch.labels import Labels
 from tidewatch.remote.send.config import RemoteWriteConfig, decode_configs
-from tidewatch.remote.send.queue import (
-    DEFAULT_MAX_BACKLOG_BYTES,
-    DURATION_BUCKETS,
-    RemoteQueue,
-)
+from tidewatch.remote.send.queue import DEFAULT_MAX_BACKLOG_BYTES, RemoteQueue
+from tidewatch.remote.send.stats import DURATION_BUCKETS
 from tidewatch.tsdb.interface import (
     Appender,
     AppendStats,
@@ -28,6 +26,8 @@ from tidewatch.tsdb.interface import (
     Storage,
     StorageError,
 )
+
+log = logging.getLogger(__name__)
 
 
 class RemoteWriteManager:
@@ -113,7 +113,21 @@ class RemoteWriteManager:
         ts_arr = np.asarray(ts, dtype=np.int64)
         val_arr = np.asarray(vals, dtype=np.float64)
         for q in list(self.queues.values()):  # a reload may change the dict meanwhile
-            q.enqueue(ref_arr, labels, ts_arr, val_arr)
+            try:
+                q.enqueue(ref_arr, labels, ts_arr, val_arr)
+            except OSError as exc:
+                # A full or failing disk must not fail the commit it follows.
+                log.error("remote_write %s: cannot queue samples: %s", q.cfg.remote_name, exc)
+                q.stats.samples_dropped += len(ref_arr)
+
+    def enqueue_exemplars(self, items: list[tuple[int, Labels, Exemplar]]) -> None:
+        """Hand one committed batch's exemplars to the queues with ``send_exemplars``."""
+        for q in list(self.queues.values()):
+            if q.cfg.send_exemplars:
+                try:
+                    q.enqueue_exemplars(items)
+                except OSError as exc:
+                    log.error("remote_write %s: cannot queue exemplars: %s", q.cfg.remote_name, exc)
 
     def self_metrics(self) -> Iterable[Metric]:
         """``prometheus_remote_storage_*`` families for tidewatch's ``/metrics``."""
@@ -150,6 +164,19 @@ class RemoteWriteManager:
             "queue_highest_sent_timestamp_seconds",
             "Timestamp from a WAL sample, the highest timestamp successfully sent by this queue, in seconds since epoch.",
         )
+        ex_total = counter("exemplars", "Total number of exemplars sent to remote storage.")
+        ex_failed = counter(
+            "exemplars_failed",
+            "Total number of exemplars which failed on send to remote storage, non-recoverable errors.",
+        )
+        ex_retried = counter(
+            "exemplars_retried",
+            "Total number of exemplars which failed on send to remote storage but were retried because the send error was recoverable.",
+        )
+        ex_pending = gauge(
+            "exemplars_pending",
+            "The number of exemplars pending in the queues shards to be sent to the remote storage.",
+        )
         md_total = counter("metadata", "Total number of metadata entries sent to remote storage.")
         md_failed = counter(
             "metadata_failed",
@@ -184,6 +211,10 @@ class RemoteWriteManager:
             sent_bytes.add_metric(lv, s.bytes_total)
             pending.add_metric(lv, max(s.samples_pending, 0))
             highest_sent.add_metric(lv, s.highest_sent_ts)
+            ex_total.add_metric(lv, s.exemplars_total)
+            ex_failed.add_metric(lv, s.exemplars_failed)
+            ex_retried.add_metric(lv, s.exemplars_retried)
+            ex_pending.add_metric(lv, max(s.exemplars_pending, 0))
             md_total.add_metric(lv, s.metadata_total)
             md_failed.add_metric(lv, s.metadata_failed)
             md_retried.add_metric(lv, s.metadata_retried)
@@ -202,6 +233,7 @@ class RemoteWriteManager:
             value=highest,
         )
         yield from (samples, failed, retried, dropped, sent_bytes, pending, highest_sent)
+        yield from (ex_total, ex_failed, ex_retried, ex_pending)
         yield from (md_total, md_failed, md_retried, shards, min_shards, max_shards, duration)
 
 
@@ -217,6 +249,7 @@ class TeeAppender:
         self._ts: list[int] = []
         self._vals: list[float] = []
         self._metadata: list[tuple[str, MetricMetadata]] = []
+        self._exemplars: list[tuple[int, Labels, Exemplar]] = []
 
     def append(self, ref: int, labels: Labels, t: int, v: float) -> int:
         # Parallel lists measured cheaper than a tuple per sample unzipped at commit.
@@ -232,6 +265,7 @@ class TeeAppender:
 
     def append_exemplar(self, ref: int, labels: Labels, exemplar: Exemplar) -> None:
         self.inner.append_exemplar(ref, labels, exemplar)
+        self._exemplars.append((ref, labels, exemplar))
 
     def update_metadata(self, metric_family: str, meta: MetricMetadata) -> None:
         self.inner.update_metadata(metric_family, meta)
@@ -242,6 +276,9 @@ class TeeAppender:
         refs, labels, ts, vals = self._refs, self._labels, self._ts, self._vals
         self._refs, self._labels, self._ts, self._vals = [], [], [], []
         self.manager.enqueue(refs, labels, ts, vals)
+        if self._exemplars:
+            self.manager.enqueue_exemplars(self._exemplars)
+            self._exemplars = []
         if self._metadata:
             self.manager.metadata.update(self._metadata)
             self._metadata = []
@@ -250,6 +287,7 @@ class TeeAppender:
     def rollback(self) -> None:
         self._refs, self._labels, self._ts, self._vals = [], [], [], []
         self._metadata = []
+        self._exemplars = []
         self.inner.rollback()
 
 

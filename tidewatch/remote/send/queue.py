@@ -9,92 +9,38 @@ for good), so an outage or a restart re-sends from the log: at-least-once delive
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
 import math
-import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import aiohttp
 import numpy as np
 
-from tidewatch import __version__
 from tidewatch.ingest.relabel import relabel
 from tidewatch.labels import Labels
+from tidewatch.remote.send.client import RemoteClient
 from tidewatch.remote.send.config import RemoteWriteConfig
 from tidewatch.remote.send.encode import (
     F64,
     I64,
+    encode_exemplar_request,
     encode_labels,
     encode_metadata_request,
     encode_write_request,
 )
 from tidewatch.remote.send.queue_log import Position, QueueReader, QueueWriter, concat
-from tidewatch.tsdb.interface import MetricMetadata
+from tidewatch.remote.send.stats import QueueStats
+from tidewatch.tsdb.interface import Exemplar, MetricMetadata
 
 log = logging.getLogger(__name__)
 
-# Prometheus's buckets for prometheus_remote_storage_sent_batch_duration_seconds.
-DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 60, 120, 300)
-_USER_AGENT = f"tidewatch/{__version__}"
-_ERROR_BODY = 256
 _UNKNOWN = -2
 # The log's cap while the remote is unreachable; past it the oldest data goes first.
-DEFAULT_MAX_BACKLOG_BYTES = 2 << 30  # bytes of a refusing response quoted in the log
-
-
-@dataclass
-class QueueStats:
-    samples_total: int = 0  # per attempt, as Prometheus counts
-    samples_delivered: int = 0
-    samples_failed: int = 0
-    samples_retried: int = 0
-    samples_dropped: int = 0  # by write_relabel_configs
-    samples_pending: int = 0
-    bytes_total: int = 0
-    highest_sent_ts: float = 0.0  # seconds
-    highest_enqueued_ts: float = 0.0  # seconds
-    shards: int = 1
-    metadata_total: int = 0
-    metadata_failed: int = 0
-    metadata_retried: int = 0
-    batch_buckets: list[int] = field(default_factory=lambda: [0] * len(DURATION_BUCKETS))
-    batch_sum: float = 0.0
-    batch_count: int = 0
-
-    def observe_batch(self, seconds: float) -> None:
-        self.batch_sum += seconds
-        self.batch_count += 1
-        for i, bound in enumerate(DURATION_BUCKETS):
-            if seconds <= bound:
-                self.batch_buckets[i] += 1
-
-
-def _ssl_context(cfg: RemoteWriteConfig) -> ssl.SSLContext | bool:
-    t = cfg.tls
-    if not (t.ca_file or t.cert_file or t.insecure_skip_verify):
-        return True
-    ctx = ssl.create_default_context(cafile=t.ca_file or None)
-    if t.cert_file:
-        ctx.load_cert_chain(t.cert_file, t.key_file or None)
-    if t.insecure_skip_verify:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    return ctx
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None  # an HTTP date: fall back to the backoff
+DEFAULT_MAX_BACKLOG_BYTES = 2 << 30
 
 
 class RemoteQueue:
@@ -127,9 +73,8 @@ class RemoteQueue:
         self._stop_event = asyncio.Event()
         # Latest metadata per metric family (from the manager); sent periodically.
         self.metadata_source: Callable[[], dict[str, MetricMetadata]] = dict
-        self._session: aiohttp.ClientSession | None = None
+        self.client = RemoteClient(cfg)
         self._stopping = False
-        self._headers = self._request_headers()
 
     # -- write side (called by the tee appender's commit, synchronously) ------------
     def _queue_ref(self, lbls: Labels, new: list[tuple[int, Labels]]) -> int:
@@ -217,14 +162,12 @@ class RemoteQueue:
             self.cfg = cfg
             self.external_labels = dict(external_labels)
             self._external_pairs = tuple(sorted(self.external_labels.items()))
-            self._headers = self._request_headers()
+            self.client.reconfigure(cfg)
 
     # -- lifecycle --------------------------------------------------------------------
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        # No connection limit: the shard count bounds concurrency, and may change on reload.
-        connector = aiohttp.TCPConnector(limit=0, ssl=_ssl_context(self.cfg))
-        self._session = aiohttp.ClientSession(connector=connector)
+        self.client.start()
         self._task = asyncio.create_task(self._run(), name=f"remote-write {self.cfg.remote_name}")
         if self.cfg.metadata.send:
             self._metadata_task = asyncio.create_task(self._metadata_loop())
@@ -245,8 +188,7 @@ class RemoteQueue:
                 self._task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._task
-        if self._session is not None:
-            await self._session.close()
+        await self.client.close()
         self.writer.close()
 
     # -- read side ----------------------------------------------------------------------
@@ -263,6 +205,7 @@ class RemoteQueue:
                 await asyncio.sleep(1.0)
 
     async def _read_and_send(self) -> None:
+        pending_ex: list[list[Any]] = []
         pending: list[tuple[I64, I64, F64]] = []
         pending_n = 0
         first_at = 0.0
@@ -274,16 +217,17 @@ class RemoteQueue:
             for ref, lbls in batch.series:
                 self._label_bytes[ref] = encode_labels(lbls)
                 self._segment_series.add(ref)
+            if (batch.samples or batch.exemplars) and not (pending_n or pending_ex):
+                first_at = time.monotonic()
             if batch.samples:
-                if not pending:
-                    first_at = time.monotonic()
                 pending.append(concat(batch))
                 pending_n += batch.samples
-            caught_up = not batch.series and not batch.samples
+            pending_ex.extend(batch.exemplars)
+            caught_up = not batch.series and not batch.samples and not batch.exemplars
             now = time.monotonic()
             q = self.cfg.queue  # read each time: a reload may change it
             deadline = q.batch_send_deadline_ms / 1000.0
-            due = pending_n and (
+            due = (pending_n or pending_ex) and (
                 pending_n >= q.max_samples_per_send * q.max_shards
                 or (caught_up and pending_n >= q.max_samples_per_send)
                 or (caught_up and now - first_at >= deadline)
@@ -291,20 +235,27 @@ class RemoteQueue:
             )
             if due:
                 end = Position(*self.reader.pos.as_tuple())
-                await self._flush(pending, pending_n)
-                pending, pending_n = [], 0
+                if pending_n:
+                    await self._flush(pending, pending_n)
+                if pending_ex:
+                    await self._send_exemplars(pending_ex)
+                pending, pending_n, pending_ex = [], 0, []
                 self.reader.commit(end)
                 self._prune_labels()
                 continue
             if not caught_up:
                 continue
-            if not pending and self.reader.committed.as_tuple() != self.reader.pos.as_tuple():
+            if (
+                not pending
+                and not pending_ex
+                and self.reader.committed.as_tuple() != self.reader.pos.as_tuple()
+            ):
                 self.reader.commit(Position(*self.reader.pos.as_tuple()))
                 self._prune_labels()
-            if self._stopping and not pending:
+            if self._stopping and not pending and not pending_ex:
                 return
             self._wake.clear()
-            wait = deadline - (now - first_at) if pending else None
+            wait = deadline - (now - first_at) if pending or pending_ex else None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)
 
@@ -372,25 +323,6 @@ class RemoteQueue:
         self.stats.samples_pending -= lost
         return refs[keep], ts[keep], vals[keep]
 
-    def _request_headers(self) -> dict[str, str]:
-        h = dict(self.cfg.headers)
-        h.update(
-            {
-                "Content-Encoding": "snappy",
-                "Content-Type": "application/x-protobuf",
-                "User-Agent": _USER_AGENT,
-                "X-Prometheus-Remote-Write-Version": "0.1.0",
-            }
-        )
-        if self.cfg.authorization:
-            kind, cred = self.cfg.authorization
-            h["Authorization"] = f"{kind} {cred}"
-        elif self.cfg.basic_auth:
-            user, password = self.cfg.basic_auth
-            token = base64.b64encode(f"{user}:{password}".encode()).decode()
-            h["Authorization"] = f"Basic {token}"
-        return h
-
     def _enforce_backlog_limit(self) -> None:
         with self._write_lock:  # the writer must not rotate meanwhile
             lost = self.reader.drop_oldest(self.max_backlog_bytes, self.writer.segment)
@@ -407,33 +339,9 @@ class RemoteQueue:
 
     async def _attempt(self, body: bytes) -> tuple[str, float | None, str]:
         """POST once: ("ok" | "refused" | "retry", Retry-After seconds, reason)."""
-        assert self._session is not None
-        started = time.monotonic()
-        status: int | None = None
-        reason = ""
-        retry_after: float | None = None
-        try:
-            async with self._session.post(
-                self.cfg.url,
-                data=body,
-                headers=self._headers,
-                proxy=self.cfg.proxy_url or None,
-                timeout=aiohttp.ClientTimeout(total=self.cfg.remote_timeout_ms / 1000.0),
-            ) as resp:
-                status = resp.status
-                retry_after = _retry_after(resp.headers.get("Retry-After"))
-                if status // 100 != 2:
-                    reason = (await resp.content.read(_ERROR_BODY)).decode("utf-8", "replace")
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            reason = f"{type(exc).__name__}: {exc}"
-        self.stats.observe_batch(time.monotonic() - started)
-        if status is not None and status // 100 == 2:
-            return "ok", None, ""
-        # The spec: retry 5xx and 429 (unless disabled) and network errors; a 4xx means
-        # the data is bad and retrying cannot help.
-        if status is None or status >= 500 or (status == 429 and self.cfg.queue.retry_on_http_429):
-            return "retry", retry_after, f"{status or 'network error'}: {reason.strip()}"
-        return "refused", None, f"{status}: {reason.strip()}"
+        result = await self.client.post(body)
+        self.stats.observe_batch(result.seconds)
+        return result.outcome, result.retry_after, result.reason
 
     async def _send(self, body: bytes, samples: int, max_ts: float) -> None:
         """Deliver one request of samples, retrying recoverable failures forever."""
@@ -479,22 +387,61 @@ class RemoteQueue:
                 await self._send_metadata(encode_metadata_request(chunk), len(chunk))
 
     async def _send_metadata(self, body: bytes, n: int) -> None:
+        await self._deliver_counted(body, n, "metadata", give_up_on_stop=True)
+
+    async def _deliver_counted(
+        self, body: bytes, n: int, kind: str, give_up_on_stop: bool = False
+    ) -> bool:
+        """Deliver a metadata or exemplar request, counting into ``<kind>_*`` stats;
+        True when delivered."""
         q = self.cfg.queue
+        st = self.stats
         backoff = q.min_backoff_ms / 1000.0
-        while not self._stopping:
-            self.stats.metadata_total += n
+        while not (give_up_on_stop and self._stopping):
+            setattr(st, f"{kind}_total", getattr(st, f"{kind}_total") + n)
             outcome, retry_after, reason = await self._attempt(body)
             if outcome == "ok":
-                return
+                return True
             if outcome == "refused":
                 log.warning(
-                    "remote_write %s: dropping %d metadata, server answered %s",
+                    "remote_write %s: dropping %d %s, server answered %s",
                     self.cfg.remote_name,
                     n,
+                    kind,
                     reason,
                 )
-                self.stats.metadata_failed += n
-                return
-            self.stats.metadata_retried += n
+                setattr(st, f"{kind}_failed", getattr(st, f"{kind}_failed") + n)
+                return False
+            setattr(st, f"{kind}_retried", getattr(st, f"{kind}_retried") + n)
             await asyncio.sleep(retry_after if retry_after is not None else backoff)
             backoff = min(backoff * 2, q.max_backoff_ms / 1000.0)
+        return False
+
+    # -- exemplars ---------------------------------------------------------------------
+    def enqueue_exemplars(self, items: Sequence[tuple[int, Labels, Exemplar]]) -> None:
+        """Queue a committed batch's exemplars (storage ref, series labels, exemplar)."""
+        with self._write_lock:
+            new: list[tuple[int, Labels]] = []
+            rows: list[list[Any]] = []
+            table = self._qref_of
+            for ref, lbls, ex in items:
+                qref = int(table[ref]) if 0 < ref < len(table) else _UNKNOWN
+                if qref == _UNKNOWN:
+                    qref = self._queue_ref(lbls, new)
+                    if 0 < ref < len(table):
+                        table[ref] = qref
+                if qref >= 0:
+                    rows.append([qref, [list(p) for p in ex.labels], ex.value, ex.ts])
+            self.writer.append_exemplars(new, rows)
+        if rows:
+            self.stats.exemplars_pending += len(rows)
+            self._notify()
+
+    async def _send_exemplars(self, rows: list[list[Any]]) -> None:
+        step = self.cfg.queue.max_samples_per_send
+        known = [r for r in rows if r[0] in self._label_bytes]
+        for lo in range(0, len(known), step):
+            chunk = known[lo : lo + step]
+            body = encode_exemplar_request(chunk, self._label_bytes)
+            await self._deliver_counted(body, len(chunk), "exemplars")
+        self.stats.exemplars_pending -= len(rows)

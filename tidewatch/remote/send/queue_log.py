@@ -14,6 +14,7 @@ import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import orjson
@@ -124,6 +125,16 @@ class QueueWriter:
         if parts:
             self._write(b"".join(parts))
 
+    def append_exemplars(self, new_series: list[tuple[int, Labels]], rows: list[list[Any]]) -> None:
+        """Exemplars as ``[queue ref, label pairs, value, ts]`` rows (JSON: they are few)."""
+        parts = []
+        if new_series:
+            parts.append(wal.frame(wal.encode_series(new_series)))
+        if rows:
+            parts.append(wal.frame(wal.encode_json(wal.REC_EXEMPLARS, rows)))
+        if parts:
+            self._write(b"".join(parts))
+
     def maybe_rotate(self) -> set[int]:
         """Start a new segment once this one is full; returns the refs forgotten."""
         if self._size < self.segment_bytes:
@@ -166,6 +177,7 @@ class ReadBatch:
     ts: list[I64] = field(default_factory=list)
     vals: list[F64] = field(default_factory=list)
     samples: int = 0
+    exemplars: list[list[Any]] = field(default_factory=list)
     new_segment: bool = False  # the reader moved on to a newer segment
 
 
@@ -219,6 +231,8 @@ class QueueReader:
                     out.ts.append(ts)
                     out.vals.append(vals)
                     out.samples += len(refs)
+                elif kind == wal.REC_EXEMPLARS and self.pos.offset >= self._resume_offset:
+                    out.exemplars.extend(wal.decode_json(rec))
                 self.pos.offset += len(rec) + 8
             if records:
                 return out
