@@ -395,3 +395,26 @@ logs:
         assert lines == ['level=error msg="disk full"']
     finally:
         tw.stop()
+
+
+def test_remote_write_forwards_to_another_tidewatch(tmp_path: Path, target: MetricsTarget) -> None:
+    receiver = TidewatchProcess(tmp_path / "receiver", write_config(tmp_path / "r.yml", "{}\n"))
+    receiver.start()
+    text = (
+        scrape_config(target)
+        + f"""
+  remote_write:
+    - url: http://127.0.0.1:{receiver.port}/api/v1/write
+      queue_config:
+        batch_send_deadline: 100ms
+"""
+    )
+    sender = TidewatchProcess(tmp_path / "sender", write_config(tmp_path / "s.yml", text))
+    sender.start()
+    try:
+        data = receiver.wait_for('demo_temperature{job="demo"}', lambda d: len(d["result"]) == 1)
+        assert data["result"][0]["metric"]["team"] == "core"
+        assert data["result"][0]["value"][1] == "21.5"
+    finally:
+        sender.stop()
+        receiver.stop()
