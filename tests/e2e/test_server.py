@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -418,3 +420,47 @@ def test_remote_write_forwards_to_another_tidewatch(tmp_path: Path, target: Metr
     finally:
         sender.stop()
         receiver.stop()
+
+
+def test_agent_mode_forwards_metrics(tmp_path: Path, target: MetricsTarget) -> None:
+    receiver = TidewatchProcess(tmp_path / "receiver", write_config(tmp_path / "r.yml", "{}\n"))
+    receiver.start()
+    cfg = write_config(
+        tmp_path / "agent.yml",
+        f"""
+prometheus:
+  global:
+    scrape_interval: 1s
+  scrape_configs:
+    - job_name: demo
+      static_configs:
+        - targets: ["{target.address}"]
+  remote_write:
+    - url: http://127.0.0.1:{receiver.port}/api/v1/write
+      queue_config:
+        batch_send_deadline: 100ms
+""",
+    )
+    agent = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tidewatch",
+            "agent",
+            "--config",
+            str(cfg),
+            "--data-dir",
+            str(tmp_path / "agent-data"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        data = receiver.wait_for('up{job="demo"}', lambda d: len(d["result"]) == 1)
+        assert data["result"][0]["value"][1] == "1"
+        assert receiver.query("demo_temperature")["result"][0]["value"][1] == "21.5"
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        _, err = agent.communicate(timeout=20)
+        receiver.stop()
+    assert agent.returncode == 0, err.decode()

@@ -1,6 +1,10 @@
-"""``tidewatch agent --config FILE``: only the log agent, pushing to a remote Loki-compatible
-URL (``clients[0].url``), as Promtail does. FILE is a Promtail config as it is, or a
-tidewatch.yml whose ``logs:`` section has ``scrape_configs`` and ``clients``.
+"""``tidewatch agent --config FILE``: scrape and tail, keep only a WAL, forward everything.
+
+Logs are pushed to a remote Loki-compatible URL (``clients[0].url``), as Promtail does;
+FILE is a Promtail config as it is, or a tidewatch.yml whose ``logs:`` section has
+``scrape_configs`` and ``clients``. When FILE is a tidewatch.yml whose ``prometheus:``
+section has ``scrape_configs`` or ``remote_write``, metrics are scraped and forwarded
+with remote write too (queues under ``--data-dir``), with no local queries or storage.
 
 SIGHUP reloads the file (a bad file keeps the running config); SIGINT/SIGTERM stop
 after delivering what was read and saving positions. With ``server.http_listen_port``
@@ -20,7 +24,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from tidewatch.agent_mode import MetricsAgent
 from tidewatch.config.errors import ConfigError
+from tidewatch.config.loader import load_config
+from tidewatch.config.model import Config
 from tidewatch.config.yamlnodes import Ctx, MapView, compose
 from tidewatch.logs.agent.config import AgentConfig, decode_logs_node, decode_promtail
 from tidewatch.logs.agent.runner import LogAgent
@@ -32,7 +39,7 @@ log = logging.getLogger("tidewatch.agent")
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "agent",
-        help="run only the log agent (tail files, push to Loki or tidewatch)",
+        help="scrape and tail only, forwarding with remote write and Loki push",
         description="Tail log files as Promtail does and push them to clients[0].url.",
     )
     p.add_argument(
@@ -65,6 +72,13 @@ def register(sub: Any) -> None:
         help="print lines to stdout instead of pushing them (positions are not saved)",
     )
     p.add_argument(
+        "--data-dir",
+        "--storage.agent.path",
+        dest="data_dir",
+        default="data-agent",
+        help="where the remote-write queues live (default ./data-agent)",
+    )
+    p.add_argument(
         "--log.level", dest="log_level", default="info", choices=["debug", "info", "warn", "error"]
     )
     p.set_defaults(func=run)
@@ -78,10 +92,26 @@ def load_agent_config(path: str) -> AgentConfig:
         raise ConfigError(path, 0, "", f"cannot read: {exc.strerror}") from None
     root = compose(text, path)
     top = MapView(Ctx(path), root, "", None)
-    if top.has("logs") and not top.has("scrape_configs"):
+    if (top.has("logs") or top.has("prometheus")) and not top.has("scrape_configs"):
+        # A tidewatch.yml: the agent's part is its logs: section (maybe absent).
         base = str(Path(path).resolve().parent)
-        return decode_logs_node(top.node("logs"), path, base)
+        return decode_logs_node(top.node("logs") if top.has("logs") else None, path, base)
     return decode_promtail(text, path)
+
+
+def load_metrics_config(path: str) -> Config | None:
+    """The tidewatch.yml's metrics side, when it has anything to scrape or forward."""
+    root = compose(Path(path).read_text(encoding="utf-8"), path)
+    if not MapView(Ctx(path), root, "", None).has("prometheus"):
+        return None
+    cfg = load_config(path)
+    if cfg.prometheus.scrape_configs or cfg.prometheus.remote_write:
+        return cfg
+    return None
+
+
+def _has_logs(cfg: AgentConfig) -> bool:
+    return bool(cfg.scrape_configs or cfg.clients)
 
 
 def _apply_flags(cfg: AgentConfig, args: argparse.Namespace) -> AgentConfig:
@@ -201,9 +231,10 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         cfg = _apply_flags(load_agent_config(args.config), args)
-        if not cfg.clients and not args.dry_run:
+        metrics_cfg = load_metrics_config(args.config)
+        if not cfg.clients and not args.dry_run and (metrics_cfg is None or _has_logs(cfg)):
             raise ConfigError(args.config, 0, "clients", "at least one client (url) is required")
-    except ConfigError as exc:
+    except (ConfigError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 
@@ -215,13 +246,24 @@ def run(args: argparse.Namespace) -> int:
                 loop.add_signal_handler(sig, stop.set)
         with contextlib.suppress(NotImplementedError, AttributeError):
             loop.add_signal_handler(signal.SIGHUP, reload.set)
-        await run_agent(
-            cfg,
-            stop,
-            reload=reload,
-            reload_config=lambda: _apply_flags(load_agent_config(args.config), args),
-            dry_run=args.dry_run,
-        )
+        metrics_agent = None
+        if metrics_cfg is not None:
+            metrics_agent = MetricsAgent(metrics_cfg, args.data_dir)
+            await metrics_agent.start()
+        try:
+            if _has_logs(cfg) or args.dry_run:
+                await run_agent(
+                    cfg,
+                    stop,
+                    reload=reload,
+                    reload_config=lambda: _apply_flags(load_agent_config(args.config), args),
+                    dry_run=args.dry_run,
+                )
+            else:
+                await stop.wait()
+        finally:
+            if metrics_agent is not None:
+                await metrics_agent.stop()
 
     try:
         import uvloop
