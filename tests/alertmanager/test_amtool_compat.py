@@ -4,8 +4,6 @@ except in CI, where a missing amtool is a failure."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import pytest
 from tests.alertmanager.examples import SIMPLE_YML
 from tests.alertmanager.test_config import ERROR_CASES
 from tests.alertmanager.test_route import CONTINUE_YML
+from tests.peers import require_binary
 from tidewatch.alertmanager.config import load_config
 from tidewatch.alertmanager.route import build_route_tree, receivers_for
 from tidewatch.config.errors import ConfigError
@@ -84,12 +83,7 @@ CASES: list[tuple[str, list[dict[str, str]]]] = [
 
 
 def _amtool() -> str:
-    path = shutil.which("amtool")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("amtool is required in CI (apt-get install prometheus-alertmanager)")
-        pytest.skip("amtool not installed")
-    return path
+    return require_binary("amtool")
 
 
 @pytest.mark.parametrize(("config", "label_sets"), CASES, ids=["docs", "continue", "regex"])

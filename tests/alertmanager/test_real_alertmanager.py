@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import os
-import shutil
 import socket
 import subprocess
 from collections.abc import AsyncIterator
@@ -21,6 +19,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from tests.peers import require_binary
 from tidewatch.alertmanager.alert import wall_clock_ms
 from tidewatch.alertmanager.config import load_config
 from tidewatch.alertmanager.fingerprint import fingerprint_hex
@@ -72,12 +71,7 @@ def _free_port() -> int:
 
 
 def _binary() -> str:
-    path = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("prometheus-alertmanager is required in CI")
-        pytest.skip("prometheus-alertmanager not installed")
-    return path
+    return require_binary("prometheus-alertmanager")
 
 
 @contextlib.asynccontextmanager

@@ -8,7 +8,6 @@ with the same type and label names, and comparable values must be close.
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.peers import require_binary
 from tidewatch.collectors import host
 from tidewatch.collectors.host import HostCollector, render_host_metrics
 
@@ -81,14 +81,7 @@ def free_port() -> int:
 
 
 def find_node_exporter() -> str:
-    path = shutil.which(NODE_EXPORTER) or (
-        "/usr/bin/" + NODE_EXPORTER if os.path.exists("/usr/bin/" + NODE_EXPORTER) else None
-    )
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{NODE_EXPORTER} is not installed (apt-get install {NODE_EXPORTER})")
-        pytest.skip(f"{NODE_EXPORTER} not installed")
-    return path
+    return require_binary(NODE_EXPORTER)
 
 
 def scrape(url: str) -> str:
@@ -247,7 +240,6 @@ def test_comparable_values_are_close(both: tuple[dict[str, Family], dict[str, Fa
 
 def test_missing_binary_fails_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(shutil, "which", lambda _: None)
-    monkeypatch.setattr(os.path, "exists", lambda _: False)
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception):
         find_node_exporter()

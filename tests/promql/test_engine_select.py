@@ -2,52 +2,68 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import orjson
 import pytest
 
-from tidewatch.labels import from_dict
+from tidewatch.labels import Labels, from_dict
 from tidewatch.matcher import Matcher, MatchType
 from tidewatch.promql.engine import Engine, result_to_json
 from tidewatch.promql.errors import go_format_f
+from tidewatch.promql.memstore import MemoryStorage
 from tidewatch.promql.packing import pack_series, select_packed
 from tidewatch.promql.result_json import format_values
 from tidewatch.promql.values import Matrix, MatrixSeries
 from tidewatch.tsdb import TSDB, TSDBOptions
-from tidewatch.tsdb.interface import Series
 from tidewatch.value import STALE_NAN
 
 HOUR = 3600_000
 T0 = 1_700_000_000_000
 
 
-def _fill(db: TSDB, start: int, steps: int, names: list[str], jitter: int = 0) -> None:
-    app = db.appender()
+def _fill(
+    db: TSDB, ref: MemoryStorage, start: int, steps: int, names: list[str], jitter: int = 0
+) -> None:
+    """Appends scrapes to ``db``; what the TSDB accepted also goes to ``ref``."""
+    batch: list[tuple[Labels, int, float]] = []
+
+    def commit() -> None:
+        app = db.appender()
+        for lbls, t, v in batch:
+            app.append(0, lbls, t, v)
+        stats = app.commit()
+        assert stats.samples in (0, len(batch)), stats  # all or nothing per batch
+        if stats.samples:
+            for lbls, t, v in batch:
+                ref.add(lbls, t, v)
+        batch.clear()
+
     for step in range(steps):
         for i, name in enumerate(names):
-            for inst in range(3):
+            for inst in range(8):  # enough samples for multi-frame blocks
                 lbls = from_dict({"__name__": name, "instance": f"i{inst}", "job": "j"})
                 t = start + step * 15_000 + i * 7 + inst + jitter
                 v = STALE_NAN if step % 97 == 5 else float(step * (inst + 1))
-                app.append(0, lbls, t, v)
+                batch.append((lbls, t, v))
         if step % 50 == 49:
-            app.commit()
-            app = db.appender()
-    app.commit()
+            commit()
+    commit()
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> TSDB:
+def stores(tmp_path: Path) -> Iterator[tuple[TSDB, MemoryStorage]]:
     opts = TSDBOptions(out_of_order_window_ms=4 * HOUR)
     d = TSDB.open(str(tmp_path / "db"), opts)
-    _fill(d, T0, 6 * 240, ["a_total", "b"])  # 6 h: cut into blocks below
+    ref = MemoryStorage()
+    _fill(d, ref, T0, 6 * 240, ["a_total", "b", "d", "e", "f"])  # 6 h: cut into blocks
     d.maintain()
     assert d.blocks, "expected head blocks to be cut"
-    _fill(d, T0 + 6 * HOUR, 100, ["a_total", "c"])  # head data after the blocks
-    _fill(d, T0 + 5 * HOUR, 20, ["a_total"], jitter=3)  # out of order, overlapping
-    yield d
+    _fill(d, ref, T0 + 6 * HOUR, 100, ["a_total", "c"])  # head data after the blocks
+    _fill(d, ref, T0 + 5 * HOUR, 20, ["a_total"], jitter=3)  # out of order, overlapping
+    yield d, ref
     d.close()
 
 
@@ -65,28 +81,21 @@ RANGES = [
 ]
 
 
-def _reference(q: object, ms: list[Matcher], mint: int, maxt: int) -> list[Series]:
-    """Everything selected over all time (whole-run reads), cut to the window in numpy."""
-    out = []
-    for s in q.select(ms, 0, 2**62):  # type: ignore[attr-defined]
-        keep = (s.ts >= mint) & (s.ts <= maxt)
-        if keep.any():
-            out.append(Series(s.labels, s.ts[keep], s.values[keep]))
-    return out
-
-
 @pytest.mark.parametrize("drop_stale", [False, True])
-def test_select_columns_matches_select(db: TSDB, drop_stale: bool) -> None:
-    q = db.querier()
+def test_select_columns_matches_select(
+    stores: tuple[TSDB, MemoryStorage], drop_stale: bool
+) -> None:
+    db, ref = stores
+    q, rq = db.querier(), ref.querier()
     for ms in MATCHERS:
         for mint, maxt in RANGES:
+            want_series = rq.select(ms, mint, maxt)
             plain = q.select(ms, mint, maxt)
-            ref = _reference(q, ms, mint, maxt)
-            assert [s.labels for s in plain] == [s.labels for s in ref]
-            for a, b in zip(plain, ref, strict=True):
+            assert [s.labels for s in plain] == [s.labels for s in want_series]
+            for a, b in zip(plain, want_series, strict=True):
                 assert np.array_equal(a.ts, b.ts)
                 assert np.array_equal(a.values.view(np.int64), b.values.view(np.int64))
-            want = pack_series(ref, mint, maxt, drop_stale=drop_stale)
+            want = pack_series(want_series, mint, maxt, drop_stale=drop_stale)
             got = select_packed(q, ms, mint, maxt, mint, maxt, drop_stale=drop_stale)
             assert got.labels == want.labels
             assert np.array_equal(got.ts, want.ts)
@@ -95,7 +104,8 @@ def test_select_columns_matches_select(db: TSDB, drop_stale: bool) -> None:
             assert np.array_equal(got.key, want.key)
 
 
-def test_range_query_over_blocks_and_head(db: TSDB) -> None:
+def test_range_query_over_blocks_and_head(stores: tuple[TSDB, MemoryStorage]) -> None:
+    db, _ = stores
     res = Engine().range_query(
         db.querier(), "sum by (job) (rate(a_total[5m]))", T0 + HOUR, T0 + 7 * HOUR, 60_000
     )

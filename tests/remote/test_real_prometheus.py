@@ -4,8 +4,6 @@ and remote-reads from it; afterwards both answer queries alike."""
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 import socket
 import subprocess
 import time
@@ -17,6 +15,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from tests.peers import require_binary
 from tests.remote.conftest import build_remote_app
 from tests.web.conftest import FakeServices
 from tidewatch.config.model import Config
@@ -24,16 +23,10 @@ from tidewatch.labels import from_dict
 from tidewatch.matcher import Matcher, MatchType
 from tidewatch.tsdb import TSDB
 
-PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
-
 
 @pytest.fixture(scope="module")
 def prometheus_bin() -> str:
-    if not os.path.exists(PROMETHEUS):
-        if os.environ.get("CI"):
-            pytest.fail("prometheus binary not found (required when CI is set)")
-        pytest.skip("prometheus binary not installed")
-    return PROMETHEUS
+    return require_binary("prometheus")
 
 
 def free_port() -> int:

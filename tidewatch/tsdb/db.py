@@ -23,6 +23,7 @@ from tidewatch.matcher import Matcher
 from tidewatch.tsdb import compact
 from tidewatch.tsdb.appender import TSDBAppender
 from tidewatch.tsdb.block import Block, clean_leftovers, delete_block_dir, is_block_dir, write_block
+from tidewatch.tsdb.blockcheck import ADVICE, block_problem
 from tidewatch.tsdb.columns import build_run, sort_samples
 from tidewatch.tsdb.head import HEAD_FRAME, INT64_MAX, INT64_MIN, Batch, Head
 from tidewatch.tsdb.interface import AppendStats, Exemplar, MetricMetadata
@@ -115,11 +116,18 @@ class TSDB:
     def _load_blocks(self) -> list[Block]:
         blocks = []
         for p in sorted(self.path.iterdir()):
-            if is_block_dir(p):
-                try:
-                    blocks.append(Block(p))
-                except (OSError, ValueError, KeyError) as exc:
-                    log.error("skipping unreadable block %s: %s", p, exc)
+            if not is_block_dir(p):
+                continue
+            try:
+                block = Block(p)
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                log.error("skipping unreadable block %s: %s; %s", p, exc, ADVICE)
+                continue
+            problem = block_problem(block)
+            if problem is not None:
+                log.error("skipping unreadable block %s: %s; %s", p, problem, ADVICE)
+                continue
+            blocks.append(block)
         return sorted(blocks, key=lambda b: (b.meta.min_time, b.meta.max_time))
 
     def _replay(self, progress: Progress | None) -> None:
@@ -387,9 +395,11 @@ class TSDB:
         members = [b for b in blocks if b.ulid in ulids]
         try:
             meta = compact.merge(members, self.path)
-        except Exception:
+        except Exception as exc:
             self.compactions_failed += 1
-            raise
+            if not self._drop_unreadable(members):
+                log.error("compaction of %s failed: %s", sorted(ulids), exc)
+            return False
         merged = Block(self.path / meta.ulid)
         with self.head.lock:
             self.blocks = sorted(
@@ -400,6 +410,19 @@ class TSDB:
             delete_block_dir(b.path)
         self.compactions_total += 1
         return True
+
+    def _drop_unreadable(self, blocks: Sequence[Block]) -> bool:
+        """Take blocks that fail a full read out of service (their files stay on disk)."""
+        bad = {}
+        for b in blocks:
+            problem = block_problem(b, deep=True)
+            if problem is not None:
+                bad[b.ulid] = problem
+                log.error("dropping unreadable block %s: %s; %s", b.path, problem, ADVICE)
+        if bad:
+            with self.head.lock:
+                self.blocks = [b for b in self.blocks if b.ulid not in bad]
+        return bool(bad)
 
     def _apply_retention(self) -> None:
         with self.head.lock:

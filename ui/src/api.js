@@ -1,15 +1,23 @@
 // Every byte of data comes through tidewatch's public HTTP APIs, as Grafana would call them.
 
 // With sign-in on, every POST from a session carries its CSRF token (read once per page).
-let csrfPromise = null;
-function csrfToken() {
-  if (!csrfPromise) {
-    csrfPromise = fetch("/api/tidewatch/auth/session", { credentials: "same-origin" })
+let sessionPromise = null;
+/** The signed-in session ({user, role, via, authRequired, csrfToken}), or null. */
+export function session() {
+  if (!sessionPromise) {
+    sessionPromise = fetch("/api/tidewatch/auth/session", { credentials: "same-origin" })
       .then((r) => (r.ok ? r.json() : null))
-      .then((j) => j?.data?.csrfToken || null)
+      .then((j) => j?.data || null)
       .catch(() => null);
   }
-  return csrfPromise;
+  return sessionPromise;
+}
+const csrfToken = () => session().then((s) => s?.csrfToken || null);
+
+export async function signOut() {
+  await send("POST", "/api/tidewatch/auth/logout");
+  sessionPromise = null;
+  location.assign("/login");
 }
 
 csrfToken(); // started at page load, so the first query does not wait for it

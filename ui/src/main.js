@@ -1,7 +1,7 @@
 // tidewatch UI entry: a two-page router (dashboard list, one dashboard).
 import "uplot/dist/uPlot.min.css";
 import "./style.css";
-import { api } from "./api.js";
+import { api, session, signOut } from "./api.js";
 import { DashboardPage } from "./dashboard.js";
 import { el } from "./dom.js";
 import { ExplorePage } from "./explore.js";
@@ -23,7 +23,20 @@ function nav() {
     el("a", { href: "/explore", title: "Explore", class: "nav-explore", onclick: (e) => { e.preventDefault(); navigate("/explore"); } }, "⌕"),
     el("a", { href: "/alerting", title: "Alerting", onclick: (e) => { e.preventDefault(); navigate("/alerting"); } }, "⚑"),
     el("a", { href: "/targets", title: "Targets", onclick: (e) => { e.preventDefault(); navigate("/targets"); } }, "◎"),
-    el("a", { href: "/status", title: "Status", onclick: (e) => { e.preventDefault(); navigate("/status"); } }, "≡"));
+    el("a", { href: "/status", title: "Status", onclick: (e) => { e.preventDefault(); navigate("/status"); } }, "≡"),
+    userBadge());
+}
+
+// Who is signed in, at the foot of the side bar; a click signs out (only with sign-in on).
+function userBadge() {
+  const badge = el("button", { class: "nav-user", hidden: true, onclick: () => signOut() });
+  session().then((s) => {
+    if (!s?.user || !s.authRequired || s.via !== "session") return;
+    badge.textContent = s.user;
+    badge.title = `Signed in as ${s.user} (${s.role}). Click to sign out.`;
+    badge.hidden = false;
+  });
+  return badge;
 }
 
 async function listPage(main) {

@@ -7,20 +7,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
-
-import pytest
 
 from tests.alertmanager.api.server import api_server
+from tests.peers import require_binary
 
 
 def _amtool() -> str:
-    path = shutil.which("amtool")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("amtool is required in CI")
-        pytest.skip("amtool not installed")
-    return path
+    return require_binary("amtool")
 
 
 async def _run(base: str, *args: str) -> str:

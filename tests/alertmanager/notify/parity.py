@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import shutil
 import socket
 import subprocess
 from collections.abc import AsyncIterator
@@ -17,6 +15,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from tests.peers import require_binary
 from tidewatch.alertmanager.config import load_config
 from tidewatch.alertmanager.notify import ReceiverNotifier
 from tidewatch.alertmanager.service import Alertmanager
@@ -30,12 +29,7 @@ def free_port() -> int:
 
 
 def binary(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{name} is required in CI")
-        pytest.skip(f"{name} not installed")
-    return path
+    return require_binary(name)
 
 
 @contextlib.asynccontextmanager

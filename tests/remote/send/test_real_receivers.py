@@ -4,8 +4,6 @@ Debian's VictoriaMetrics. With ``CI`` set a missing binary fails the test."""
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -16,6 +14,7 @@ import aiohttp
 import orjson
 import pytest
 
+from tests.peers import require_binary
 from tests.remote.send.receiver import free_port
 from tests.remote.send.test_queue import rw_config, wait_for, write_batches
 from tidewatch.agent_mode.storage import SeriesOnlyStorage
@@ -23,12 +22,7 @@ from tidewatch.remote.send import RemoteWriteManager, TeeStorage
 
 
 def binary(name: str) -> str:
-    path = shutil.which(name) or f"/usr/bin/{name}"
-    if not os.path.exists(path):
-        if os.environ.get("CI"):
-            pytest.fail(f"{name} binary not found (required when CI is set)")
-        pytest.skip(f"{name} not installed")
-    return path
+    return require_binary(name)
 
 
 async def start_process(args: list[str], ready_url: str, log: Path) -> subprocess.Popen[bytes]:
