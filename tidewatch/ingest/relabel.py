@@ -13,23 +13,10 @@ from dataclasses import dataclass
 import re2
 
 from tidewatch.config.model import RelabelConfig
+from tidewatch.config.relabel import ACTIONS as RELABEL_ACTIONS
 from tidewatch.matcher import compile_anchored, regex_predicate
 
-ACTIONS = frozenset(
-    {
-        "replace",
-        "keep",
-        "drop",
-        "keepequal",
-        "dropequal",
-        "hashmod",
-        "labelmap",
-        "labeldrop",
-        "labelkeep",
-        "lowercase",
-        "uppercase",
-    }
-)
+ACTIONS = frozenset(RELABEL_ACTIONS)
 _NEEDS_TARGET = frozenset(
     {"replace", "hashmod", "lowercase", "uppercase", "keepequal", "dropequal"}
 )
