@@ -22,11 +22,13 @@ def chromium_path() -> str:
 def require_browser() -> Any:
     """The Playwright sync API module, or skip/fail with what is missing."""
     missing = ""
+    sync_api: Any = None
     try:
-        from playwright import sync_api
+        from playwright import sync_api as playwright_sync
+
+        sync_api = playwright_sync
     except ImportError:
         missing = "the playwright Python package is not installed"
-        sync_api = None
     if not missing and not Path(chromium_path()).exists():
         missing = f"chromium not found at {chromium_path()} (apt-get install chromium)"
     if missing:

@@ -28,7 +28,7 @@ def build_app_with_ui(services: Services) -> web.Application:
 
 
 def main() -> None:
-    tidewatch.server.build_app = build_app_with_ui  # type: ignore[attr-defined]
+    tidewatch.server.build_app = build_app_with_ui
     from tidewatch.cli.main import main as cli_main
 
     sys.exit(cli_main())

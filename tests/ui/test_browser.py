@@ -529,3 +529,108 @@ def test_logs_dashboard_shows_pushed_lines(server: str, page: Any, artifacts: Pa
     page.locator(".log-row").first.click()
     assert "worker" in page.locator(".log-details").inner_text()
     assert not page.errors
+
+
+def push_logs(server: str, streams: list[dict[str, Any]]) -> None:
+    req = urllib.request.Request(
+        server + "/loki/api/v1/push",
+        data=json.dumps({"streams": streams}).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        assert resp.status == 204
+
+
+def test_explore_promql_completion(server: str, page: Any, artifacts: Path) -> None:
+    page.goto(f"{server}/explore?from=now-5m&to=now")
+    box = page.locator(".explore-input").first
+    box.click()
+    # Metric names as the name is typed.
+    box.press_sequentially("node_load")
+    page.wait_for_selector(".completion[data-value=node_load1]")
+    page.click(".completion[data-value=node_load1]")
+    assert box.input_value() == "node_load1"
+    # Label names inside the braces, narrowed to the metric; accepting opens the value.
+    box.press_sequentially("{")
+    page.wait_for_selector(".completion[data-value=job]")
+    assert page.locator(".completion[data-value=__name__]").count() == 0
+    page.screenshot(path=str(artifacts / "explore-completion.png"))
+    page.click(".completion[data-value=job]")
+    assert box.input_value() == 'node_load1{job="'
+    # Label values, from /api/v1/label/job/values for this metric only.
+    page.wait_for_selector(".completion[data-value=node]")
+    assert page.locator(".completion[data-value=tidewatch]").count() == 0
+    page.keyboard.press("Tab")
+    assert box.input_value() == 'node_load1{job="node"'
+    box.press_sequentially("}")
+    page.click("button:has-text('Run query')")
+    page.wait_for_selector(".explore-table[data-state=done]")
+    assert "node" in page.locator(".explore-table td").all_inner_texts()
+    assert not page.errors
+
+
+def test_explore_logql_lines_tail_and_split(server: str, page: Any, artifacts: Path) -> None:
+    now_ns = time.time_ns()
+    lines = [
+        [str(now_ns - i * 10**9), f'level=info msg="order {i} shipped" id={i}'] for i in range(5)
+    ]
+    push_logs(server, [{"stream": {"job": "shop", "env": "prod"}, "values": lines}])
+    query = urllib.parse.quote('{job="shop"}')
+    page.goto(f"{server}/explore?ds=loki&expr={query}&from=now-15m&to=now")
+    page.wait_for_selector(".explore-logs[data-state=done]")
+    page.wait_for_selector(".explore-volume[data-state=done] canvas")  # lines per interval
+    rows = page.locator(".explore-logs .log-row")
+    assert rows.count() == 5
+    # Newest first, each with its time and stream labels.
+    first = rows.first.inner_text()
+    assert 'msg="order 0 shipped"' in first and "job=shop" in first
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}", first)
+    rows.first.click()
+    details = page.locator(".log-details").inner_text()
+    assert "env" in details and "prod" in details  # stream labels
+    assert "order 0 shipped" in details  # logfmt fields parsed from the line
+    page.screenshot(path=str(artifacts / "explore-logs.png"))
+    assert "Loki" in page.locator(".ds-select").first.evaluate("s => s.selectedOptions[0].text")
+
+    # Stream selectors complete from Loki's label API.
+    box = page.locator(".explore-input").first
+    box.fill("")
+    box.press_sequentially("{en")
+    page.wait_for_selector(".completion[data-value=env]")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".completion[data-value=prod]")
+    page.keyboard.press("Enter")
+    assert box.input_value() == '{env="prod"'
+    box.fill('{job="shop"}')
+
+    # Live tail: a line pushed now appears without running the query again.
+    page.click("button:has-text('Live')")
+    page.wait_for_selector(".explore-logs[data-state=live] .log-row")
+    push_logs(server, [{"stream": {"job": "shop"}, "values": [[str(time.time_ns()), "tail me"]]}])
+    page.wait_for_selector(".explore-logs .log-line:text-is('tail me')", timeout=15_000)
+    assert page.locator(".explore-logs .log-row").first.inner_text().endswith("tail me")
+    page.click("button:has-text('Stop')")
+
+    # Split: metrics beside the logs, both over the one time range.
+    page.click("button:has-text('Split')")
+    second = page.locator(".explore-pane").nth(1)
+    assert second.locator(".ds-select").input_value() == "prometheus"
+    second.locator(".explore-input").fill("up")
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url + " " + (r.post_data or "")))
+    page.select_option("select.range-select", "now-30m")
+    page.wait_for_selector(".explore-pane >> nth=1 >> .explore-graph[data-state=done]")
+    page.wait_for_selector(".explore-logs[data-state=done]")
+    assert "expr2=up" in page.url and "from=now-30m" in page.url
+    loki = [s for s in sent if "/loki/api/v1/query_range" in s]
+    prom = [s for s in sent if "/api/v1/query_range" in s and "/loki/" not in s]
+    assert loki and prom
+    loki_start = int(
+        urllib.parse.parse_qs(urllib.parse.urlparse(loki[0].split()[0]).query)["start"][0]
+    )
+    prom_start = float(urllib.parse.parse_qs(prom[0].split(" ", 1)[1])["start"][0])
+    assert abs(loki_start / 1e9 - prom_start) < 120  # same range (prom aligns to its step)
+    assert time.time() - prom_start > 29 * 60
+    page.screenshot(path=str(artifacts / "explore-split.png"))
+    assert not page.errors

@@ -51,9 +51,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env = {**os.environ, "TIDEWATCH_ADMIN_PASSWORD": PASSWORD}
     log_path = root / "tidewatch.log"
     log = open(log_path, "wb")  # noqa: SIM115 - closed at teardown
+    args = ["up", "--listen", target, "--data-dir", str(root / "data"), "--config", str(cfg_path)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tidewatch", "up", "--listen", target]
-        + ["--data-dir", str(root / "data"), "--config", str(cfg_path)],
+        [sys.executable, "-m", "tidewatch", *args],
         stdout=log,
         stderr=subprocess.STDOUT,
         cwd=REPO,

@@ -15,6 +15,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import aiohttp
+import numpy as np
 
 from tidewatch.config.model import HTTPClientConfig, RelabelConfig, ScrapeConfig
 from tidewatch.ingest import scraper
@@ -24,6 +25,7 @@ from tidewatch.ingest.exposition import (
     parse_exposition,
     parse_series,
 )
+from tidewatch.ingest.layout import Layout, build_layout
 from tidewatch.ingest.relabel import CompiledRelabel, compile_relabel, relabel
 from tidewatch.ingest.target import Target
 from tidewatch.labels import METRIC_NAME, Labels, from_dict
@@ -179,6 +181,8 @@ class ScrapeLoop:
         self.last_duration_s = 0.0
         self.last_start_s = 0.0
         self._task: asyncio.Task[None] | None = None
+        # Same lines as the last scrape: values parsed and appended as whole arrays.
+        self._layout: Layout | None = None
         self._report_labels = {
             n: from_dict({**dict(target.labels), METRIC_NAME: n}) for n in REPORT_NAMES
         }
@@ -198,6 +202,7 @@ class ScrapeLoop:
         if settings.cache_key() != self.settings.cache_key():
             self.cache.clear()
         self.settings = settings
+        self._layout = None
 
     async def stop(self, mark_stale: bool = True) -> None:
         if self._task is not None:
@@ -222,6 +227,7 @@ class ScrapeLoop:
             app.rollback()
             raise
         self.prev_seen = {}
+        self._layout = None
 
     async def _run(self) -> None:
         interval_s = self.target.interval_ms / 1000.0
@@ -289,6 +295,7 @@ class ScrapeLoop:
             self._append_safe(app, e, ts_ms, STALE_NAN)
         app.commit()
         self.prev_seen = {}
+        self._layout = None
 
     def report(self, ts_ms: int, duration_s: float, r: ScrapeResult, err: str) -> None:
         self.last_duration_s = duration_s
@@ -355,6 +362,13 @@ class ScrapeLoop:
 
     def ingest(self, body: bytes, openmetrics: bool, ts_ms: int) -> ScrapeResult:
         """Parse and append one exposition. Raises on a failed scrape (nothing committed)."""
+        layout = self._layout
+        if layout is not None:
+            vals = layout.values(body, openmetrics)
+            if vals is not None:
+                with contextlib.suppress(StorageError):  # the full path skips just that sample
+                    return self._ingest_same_layout(layout, vals, ts_ms)
+            self._layout = None
         cache = self.cache
         parsed = parse_exposition(body, openmetrics, cache)
         s = self.settings
@@ -405,7 +419,51 @@ class ScrapeLoop:
             # Forget series texts that no longer appear (Prometheus evicts after a scrape or two).
             keep = set(parsed.keys)
             self.cache = {k: v for k, v in cache.items() if k in keep}
+        if not parsed.exemplars and len(seen) == added:
+            self._layout = self._make_layout(parsed)
         return ScrapeResult(scraped=len(parsed.keys), added=added, series_added=series_added)
+
+    def _make_layout(self, parsed: ParsedExposition) -> Layout | None:
+        """Layout of a scrape that was just ingested without explicit timestamps."""
+        if parsed.timestamps.count(None) != len(parsed.timestamps):
+            return None
+        entries = [self.cache[k] for k in parsed.keys]
+        kept = [e is not _DROPPED for e in entries]
+        live = [e for e in entries if e is not _DROPPED]
+        return build_layout(
+            parsed.body,
+            parsed.openmetrics,
+            parsed.keys,
+            kept,
+            [e.ref for e in live],
+            [e.labels for e in live],
+        )
+
+    def _ingest_same_layout(self, layout: Layout, vals: np.ndarray, ts_ms: int) -> ScrapeResult:
+        """A scrape with the last scrape's lines: the same series, so no staleness,
+        limits or metadata to check again; one batch to the storage."""
+        refs = layout.refs
+        app = self.storage.appender()
+        append_batch = getattr(app, "append_batch", None)
+        try:
+            if append_batch is not None:
+                append_batch(refs, layout.labels, np.full(len(refs), ts_ms, np.int64), vals)
+            else:  # an appender without the batch call (a wrapper): one call per sample
+                append = app.append
+                layout.refs = np.array(
+                    [
+                        append(r, lb, ts_ms, v)
+                        for r, lb, v in zip(
+                            refs.tolist(), layout.labels, vals.tolist(), strict=True
+                        )
+                    ],
+                    np.int64,
+                )
+        except BaseException:
+            app.rollback()
+            raise
+        app.commit()
+        return ScrapeResult(scraped=layout.n_samples, added=len(refs))
 
     def _append_exemplars(self, app: Appender, parsed: ParsedExposition, ts_ms: int) -> None:
         for idx, ex in parsed.exemplars.items():

@@ -442,7 +442,10 @@ def instant_rate(ts: I64, v: F64, lo: I64, hi: I64, is_rate: bool) -> KernelResu
 def _regression(
     ts: I64, v: F64, lo: I64, hi: I64, intercept_t: I64 | None
 ) -> tuple[F64, F64, Bools]:
-    """Least-squares slope and intercept per window, Prometheus's arithmetic."""
+    """Least-squares slope and intercept per window, Prometheus's arithmetic.
+
+    The time sums (sum of x, sum of x^2) come from exact int64 prefix sums of the
+    integer millisecond times; only the value sums need the gathered windows."""
     ok = (hi - lo) >= 2
     slope = _nan(len(lo))
     icpt = _nan(len(lo))
@@ -451,22 +454,43 @@ def _regression(
     lo_ok, hi_ok = lo[ok], hi[ok]
     ref = ts[lo_ok] if intercept_t is None else intercept_t[ok]
     tf = ts.astype(np.float64)
+    # A window is constant when no adjacent pair inside it differs (NaN differs).
+    if len(v) >= 2:
+        changed = (v[1:] != v[:-1]) | (np.isnan(v[1:]) & np.isnan(v[:-1]))
+        const_all = _pair_counts(changed, lo_ok, hi_ok) == 0
+    else:
+        const_all = np.ones(len(lo_ok), dtype=bool)
+    base = int(ts.min())
+    u = ts - base
+    p1 = np.concatenate(([0], np.cumsum(u)))
+    # Wraps around on overflow: differences stay exact modulo 2**64.
+    p2 = np.concatenate(([0], np.cumsum(u * u)))
 
-    def both(lo_c: I64, hi_c: I64, ref_c: I64) -> tuple[F64, F64]:
-        yb, mask = gather(v, lo_c, hi_c)
-        tb, _ = gather(tf, lo_c, hi_c)
-        xb = (tb - ref_c[:, None].astype(np.float64)) / 1e3
-        init_y = yb[:, 0]
-        const_y = (~mask | (yb == init_y[:, None])).all(axis=1)
-        cnt = mask.sum(axis=1).astype(np.float64)
-        # numpy's pairwise sums over each window row: Kahan-grade accuracy for these
-        # same-signed time terms without a Python loop over the window.
+    def both(lo_c: I64, hi_c: I64, ref_c: I64, const_y: Bools) -> tuple[F64, F64]:
+        n_i = hi_c - lo_c
+        cnt = n_i.astype(np.float64)
+        d = ref_c - base
+        s1 = p1[hi_c] - p1[lo_c]
+        sum_t = s1 - n_i * d  # sum of (t - ref), exact
+        sum_t2 = (p2[hi_c] - p2[lo_c]) - 2 * d * s1 + n_i * d * d  # exact when < 2**63
+        width = max(int(n_i.max()), 1)
+        idx = lo_c[:, None] + np.arange(width, dtype=np.int64)[None, :]
+        mask = idx < hi_c[:, None]
+        np.minimum(idx, len(v) - 1, out=idx)
+        yb = v[idx]
+        xb = (tf[idx] - ref_c[:, None].astype(np.float64)) / 1e3
         xm = np.where(mask, xb, 0.0)
         ym = np.where(mask, yb, 0.0)
-        sx = xm.sum(axis=1)
+        init_y = yb[:, 0]
+        sx = sum_t / 1e3
+        sx2 = sum_t2 / 1e6
+        # Windows too long for exact int64 squares: sum the gathered x instead.
+        far = np.maximum(np.abs(tf[lo_c] - ref_c), np.abs(tf[hi_c - 1] - ref_c))
+        big = cnt * far * far >= 2.0**62
+        if big.any():
+            sx2 = np.where(big, (xm * xm).sum(axis=1), sx2)
         sy = ym.sum(axis=1)
         sxy = (xm * ym).sum(axis=1)
-        sx2 = (xm * xm).sum(axis=1)
         cov = sxy - sx * sy / cnt
         var = sx2 - sx * sx / cnt
         sl = cov / var
@@ -481,7 +505,8 @@ def _regression(
     sl_parts, ic_parts = [], []
     with np.errstate(all="ignore"):
         for i in range(0, len(lo_ok), chunk):
-            a, b = both(lo_ok[i : i + chunk], hi_ok[i : i + chunk], ref[i : i + chunk])
+            sl_i = slice(i, i + chunk)
+            a, b = both(lo_ok[sl_i], hi_ok[sl_i], ref[sl_i], const_all[sl_i])
             sl_parts.append(a)
             ic_parts.append(b)
     slope[ok] = np.concatenate(sl_parts)

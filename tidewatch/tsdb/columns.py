@@ -158,7 +158,7 @@ class Run:
         for a, b in zip(range_starts, range_ends, strict=True):
             for k in range(a // fs, (b - 1) // fs + 1):
                 fts, fvals = self.frame(k)
-                lo, hi = max(a - k * fs, 0), min(b - k * fs, fs - 1)
+                lo, hi = max(a - k * fs, 0), min(b - k * fs, fs)
                 ts_parts.append(fts[lo:hi])
                 val_parts.append(fvals[lo:hi])
         out_ts = np.concatenate(ts_parts) if len(ts_parts) > 1 else ts_parts[0].copy()

@@ -127,7 +127,8 @@ class TSDB:
             if problem is not None:
                 log.error("skipping unreadable block %s: %s; %s", p, problem, ADVICE)
                 continue
-            blocks.append(block)
+            # A fresh, unloaded instance: blocks load lazily, on first read.
+            blocks.append(Block(p))
         return sorted(blocks, key=lambda b: (b.meta.min_time, b.meta.max_time))
 
     def _replay(self, progress: Progress | None) -> None:

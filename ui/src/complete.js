@@ -1,6 +1,7 @@
 // PromQL completion in a textarea: metric names, label names inside `{...}`, and label
 // values after `name="`, from /api/v1/label/__name__/values, /api/v1/labels and
 // /api/v1/label/<name>/values (narrowed to the metric being written, when there is one).
+// With `source = "loki"` the same for LogQL stream selectors, from Loki's label API.
 import { api } from "./api.js";
 import { el } from "./dom.js";
 
@@ -47,6 +48,12 @@ export class PromCompleter {
 
   async candidates(ctx) {
     const [start, end] = this.range();
+    if (this.source === "loki") {
+      if (ctx.kind === "metric") return [];
+      const p = new URLSearchParams({ start: `${start}000000000`, end: `${end}000000000` });
+      const path = ctx.kind === "label" ? "/loki/api/v1/labels" : `/loki/api/v1/label/${encodeURIComponent(ctx.label)}/values`;
+      return this.fetchList(`loki ${path}`, () => api.get(`${path}?${p}`));
+    }
     const match = ctx.metric ? `{__name__="${ctx.metric}"}` : undefined;
     if (ctx.kind === "metric") {
       const names = await this.fetchList("__name__", () => api.labelValues("__name__", start, end));
