@@ -464,3 +464,85 @@ prometheus:
         _, err = agent.communicate(timeout=20)
         receiver.stop()
     assert agent.returncode == 0, err.decode()
+
+
+def test_backup_while_running_then_restore(tmp_path: Path, target: MetricsTarget) -> None:
+    cfg = write_config(tmp_path / "tidewatch.yml", scrape_config(target))
+    tw = TidewatchProcess(tmp_path / "data", cfg)
+    tw.start()
+    try:
+        tw.wait_for('up{job="demo"}', lambda d: len(d["result"]) == 1)
+        t = str(time.time())
+        before = tw.query("count_over_time(demo_temperature[10m])", time=t)["result"]
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tidewatch",
+                "backup",
+                str(tmp_path / "backup"),
+                "--data-dir",
+                str(tmp_path / "data"),
+                "--url",
+                tw.url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+    finally:
+        tw.stop()
+    restored = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tidewatch",
+            "restore",
+            str(tmp_path / "backup"),
+            "--data-dir",
+            str(tmp_path / "restored"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert restored.returncode == 0, restored.stderr
+    tw2 = TidewatchProcess(tmp_path / "restored", write_config(tmp_path / "empty.yml", "{}\n"))
+    tw2.start()
+    try:
+        after = tw2.query("count_over_time(demo_temperature[10m])", time=t)["result"]
+        assert after and float(after[0]["value"][1]) >= float(before[0]["value"][1])
+    finally:
+        tw2.stop()
+
+
+def test_import_openmetrics_cli(tmp_path: Path) -> None:
+    om = tmp_path / "history.om"
+    lines = ["# TYPE backfill_total counter"]
+    lines += [f'backfill_total{{job="old"}} {i} {1_700_000_000 + 15 * i}' for i in range(100)]
+    om.write_text("\n".join(lines) + "\n# EOF\n")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tidewatch",
+            "import",
+            "openmetrics",
+            str(om),
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "write blocks: 100%" in done.stderr  # progress is shown
+    tw = TidewatchProcess(tmp_path / "data", write_config(tmp_path / "empty.yml", "{}\n"))
+    tw.start()
+    try:
+        data = tw.query("backfill_total", time=str(1_700_000_000 + 15 * 99))["result"]
+        assert data[0]["value"][1] == "99"
+    finally:
+        tw.stop()

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from tidewatch.web.api_admin import AdminAPI
 from tidewatch.web.api_alertmanager import AlertmanagerAPI
 from tidewatch.web.api_loki import LokiAPI
 from tidewatch.web.api_metadata import MetadataAPI
@@ -70,6 +71,7 @@ def build_app(services: Services) -> web.Application:
         MetadataAPI(services),
         QueryAPI(services),
         RulesAPI(services),
+        AdminAPI(services),
         AlertmanagerAPI(services),
         RemoteAPI(services),
         LokiAPI(services),
