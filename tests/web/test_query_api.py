@@ -8,7 +8,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.web.conftest import SERVICES, T0
+from tidewatch.labels import from_dict
 from tidewatch.promql.engine import Engine
+from tidewatch.tsdb.interface import Exemplar
 
 Client = TestClient[Any, Any]
 T_END = (T0 + 3600_000) / 1000
@@ -190,3 +192,28 @@ async def test_oversized_request_rejected(client: Client) -> None:
     big = "x" * (33 * 1024 * 1024)
     resp = await client.post("/api/v1/query", data={"query": big})
     assert resp.status == 413
+
+
+async def test_query_exemplars(client: Client) -> None:
+    db = client.app[SERVICES].tsdb
+    app = db.appender()
+    lbls = from_dict({"__name__": "http_requests_total", "job": "api", "code": "200"})
+    ref = app.append(0, lbls, T0 + 3_600_000, 3600.0)
+    app.append_exemplar(
+        ref, lbls, Exemplar(from_dict({"trace_id": "abc123"}), 0.25, T0 + 3_600_000)
+    )
+    app.commit()
+    status, body = await get_json(
+        client,
+        "/api/v1/query_exemplars",
+        query='rate(http_requests_total{job="api"}[5m])',
+        start=str(T0 / 1000),
+        end=str(T_END + 1),
+    )
+    assert status == 200
+    assert body["data"] == [
+        {
+            "seriesLabels": {"__name__": "http_requests_total", "code": "200", "job": "api"},
+            "exemplars": [{"labels": {"trace_id": "abc123"}, "value": "0.25", "timestamp": T_END}],
+        }
+    ]
