@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -217,3 +218,28 @@ async def test_query_exemplars(client: Client) -> None:
             "exemplars": [{"labels": {"trace_id": "abc123"}, "value": "0.25", "timestamp": T_END}],
         }
     ]
+
+
+async def test_bad_and_malicious_regexes(client: Client) -> None:
+    status, body = await get_json(client, "/api/v1/query", query='up{job=~"("}')
+    assert status == 400 and body["errorType"] == "bad_data"
+    assert "error parsing regexp" in body["error"]
+    # Catastrophic for a backtracking engine, linear for RE2.
+    started = time.perf_counter()
+    status, _ = await get_json(
+        client, "/api/v1/query", query='http_requests_total{job=~"(a+)+$"}', time=str(T_END)
+    )
+    assert status == 200 and time.perf_counter() - started < 5
+
+
+async def test_query_timeout_is_503(client: Client) -> None:
+    status, body = await get_json(
+        client,
+        "/api/v1/query_range",
+        query="sum_over_time(http_requests_total[1h:1s])",
+        start=str(T0 / 1000),
+        end=str(T_END),
+        step="1",
+        timeout="1ms",
+    )
+    assert status == 503 and body["errorType"] == "timeout"
