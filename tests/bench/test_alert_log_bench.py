@@ -58,7 +58,7 @@ def test_metric_check_spots_a_wrong_point(tmp_path: Path) -> None:
     start = (ds.t0_ns // 10**9 + 60) * 10**9
     n = (ds.end_ns - start) // step + 1
     times = start + np.arange(n, dtype=np.int64) * step
-    result = []
+    result: list[dict[str, Any]] = []
     for li, lv in enumerate(logs.LEVELS):
         ts = ds.ts[ds.level == li]
         counts = np.searchsorted(ts, times, "right") - np.searchsorted(ts, times - step, "right")

@@ -96,3 +96,18 @@ def test_layout_rejects_changed_lines() -> None:
     ):
         assert lay.values(other, False) is None, other
     assert lay.values(body, True) is None
+
+
+def test_batch_and_single_appends_keep_call_order(tmp_path: Path) -> None:
+    db = TSDB.open(str(tmp_path))
+    try:
+        lbls = from_dict({"__name__": "m"})
+        app = db.appender()
+        ref = app.append(0, lbls, T0, 1.0)
+        app.append_batch(np.array([ref]), [lbls], np.array([T0 + 1000]), np.array([2.0]))
+        app.append(ref, lbls, T0 + 2000, 3.0)
+        stats = app.commit()
+        assert stats.out_of_order == 0
+        assert list(_dump(db).values()) == [[(T0, 1.0), (T0 + 1000, 2.0), (T0 + 2000, 3.0)]]
+    finally:
+        db.close()

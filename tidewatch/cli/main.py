@@ -13,7 +13,15 @@ import sys
 from collections.abc import Sequence
 
 from tidewatch import __version__
-from tidewatch.cli import cmd_agent, cmd_check, cmd_data, cmd_query, cmd_rules, cmd_up
+from tidewatch.cli import (
+    cmd_agent,
+    cmd_check,
+    cmd_check_alertmanager,
+    cmd_data,
+    cmd_query,
+    cmd_rules,
+    cmd_up,
+)
 from tidewatch.users import cli as users_cli
 
 
@@ -27,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmd_up.register(sub)
     cmd_check.register(sub)
     cmd_rules.register(sub)
+    cmd_check_alertmanager.register(sub)
     cmd_query.register(sub)
     cmd_data.register(sub)
     users_cli.register(sub)

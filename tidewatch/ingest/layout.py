@@ -29,6 +29,7 @@ class Layout:
         "openmetrics",
         "prefix_lens",
         "refs",
+        "run_is_prefix",
         "sample_line",
         "template",
         "trailing_newline",
@@ -47,6 +48,8 @@ class Layout:
         self.template = np.frombuffer(b"".join(prefixes), np.uint8)
         self.prefix_lens = np.array([len(p) for p in prefixes], np.int64)
         self.sample_line = sample_line
+        # Per line, three runs of bytes: prefix, value, newline.
+        self.run_is_prefix = np.tile(np.array([True, False, False]), len(prefixes))
         self.n_samples = int(sample_line.sum())
         self.trailing_newline = trailing_newline
         self.openmetrics = openmetrics
@@ -76,67 +79,38 @@ class Layout:
         is_sample = self.sample_line
         if (vlens[~is_sample] != 0).any() or (vlens[is_sample] <= 0).any():
             return None
-        # Every prefix byte must equal the template: gather them in one go.
-        tpl_starts = np.cumsum(plens) - plens
-        pos = np.repeat(starts - tpl_starts, plens) + np.arange(len(self.template))
-        if not np.array_equal(arr[pos], self.template):
-            return None
-        # Value tokens into a fixed-width byte matrix, parsed as one string array.
-        vstart = (starts + plens)[is_sample]
         vlen = vlens[is_sample]
+        # The body as runs of (prefix, value, newline) per line: prefixes must be exactly
+        # the template, values are the tokens.
+        runs = np.empty((nlines, 3), np.int64)
+        runs[:, 0] = plens
+        runs[:, 1] = vlens
+        runs[:, 2] = 1
+        if not self.trailing_newline:
+            runs[-1, 2] = 0
+        runs_flat = runs.ravel()
+        in_prefix = np.repeat(self.run_is_prefix, runs_flat)
+        if not np.array_equal(arr[in_prefix], self.template):
+            return None
+        in_value = np.repeat(~self.run_is_prefix, runs_flat)
+        in_value[ends] = False
+        # Value tokens into a fixed-width byte matrix (row-major order is body order).
         width = int(vlen.max()) if len(vlen) else 1
         if width > _MAX_VALUE_CHARS:
             return None
-        cols = np.arange(width)
-        inside = cols[None, :] < vlen[:, None]
-        tok = arr[(vstart[:, None] + cols[None, :])[inside]]
+        tok = arr[in_value]
         # A space means a timestamp or exemplar; Go's ParseFloat rejects '_'; a NUL
         # would end a fixed-width string early. All go to the full parser instead.
         if ((tok == _SPACE) | (tok == _UNDERSCORE) | (tok == _TAB) | (tok == 0)).any():
             return None
+        inside = np.arange(width)[None, :] < vlen[:, None]
         mat = np.zeros((len(vlen), width), np.uint8)
         mat[inside] = tok
-        vals = parse_decimals(mat)
-        if vals is None:
-            return None
-        return vals if self.keep is None else vals[self.keep]
-
-
-def parse_decimals(mat: npt.NDArray[np.uint8]) -> F64 | None:
-    """Parse a NUL-padded matrix of number tokens, one per row; None if one is invalid.
-
-    Plain decimals of at most 15 digits (nearly every exposition value) are computed
-    with array arithmetic: an integer below 2**53 divided by an exact power of ten is
-    the correctly rounded value, the same as ``float()``. The rest (exponents, Inf,
-    NaN, long numbers) go through numpy's string parser.
-    """
-    n, width = mat.shape
-    digit = (mat >= 0x30) & (mat <= 0x39)
-    dot = mat == 0x2E
-    sign = (mat[:, 0] == 0x2D) | (mat[:, 0] == 0x2B)
-    filled = mat != 0
-    other = filled & ~digit & ~dot
-    other[:, 0] &= ~sign
-    ndigits = digit.sum(axis=1)
-    simple = ~other.any(axis=1) & (dot.sum(axis=1) <= 1) & (ndigits > 0) & (ndigits <= 15)
-    mant = np.zeros(n, np.int64)
-    frac = np.zeros(n, np.int64)
-    after_dot = np.zeros(n, bool)
-    d = mat.astype(np.int64) - 0x30
-    for c in range(width):
-        dc = digit[:, c]
-        mant = np.where(dc, mant * 10 + d[:, c], mant)
-        frac += dc & after_dot
-        after_dot |= dot[:, c]
-    vals = mant.astype(np.float64) / (10.0 ** frac.clip(0, 22))
-    vals = np.where(mat[:, 0] == 0x2D, -vals, vals)
-    if not simple.all():
-        rest = ~simple
-        try:
-            vals[rest] = mat[rest].view(f"S{width}").ravel().astype(np.float64)
+        try:  # numpy's string parser accepts what float() does
+            vals = mat.view(f"S{width}").ravel().astype(np.float64)
         except ValueError:
             return None
-    return vals
+        return vals if self.keep is None else vals[self.keep]
 
 
 def build_layout(

@@ -262,6 +262,8 @@ class ScrapeLoop:
         s = self.settings
         err = ""
         result = ScrapeResult()
+        # Samples and the report series go to storage in one commit.
+        app = self.storage.appender()
         try:
             if self.forced_error:
                 raise ScrapeFailed(self.forced_error)
@@ -274,7 +276,9 @@ class ScrapeLoop:
                 body_size_limit=s.body_size_limit,
                 enable_compression=s.enable_compression,
             )
-            result = self.ingest(fetched.body, scraper.is_openmetrics(fetched.content_type), ts_ms)
+            result = self.ingest(
+                fetched.body, scraper.is_openmetrics(fetched.content_type), ts_ms, app
+            )
         except scraper.ScrapeError as exc:
             err = str(exc)
             if err.startswith("body size limit exceeded"):
@@ -284,7 +288,7 @@ class ScrapeLoop:
         duration = time.perf_counter() - t0
         if err:
             self.mark_all_stale(ts_ms)
-        self.report(ts_ms, duration, result, err)
+        self.report(ts_ms, duration, result, err, app)
 
     def mark_all_stale(self, ts_ms: int) -> None:
         """A failed scrape: every series of the previous scrape ends here."""
@@ -297,7 +301,15 @@ class ScrapeLoop:
         self.prev_seen = {}
         self._layout = None
 
-    def report(self, ts_ms: int, duration_s: float, r: ScrapeResult, err: str) -> None:
+    def report(
+        self,
+        ts_ms: int,
+        duration_s: float,
+        r: ScrapeResult,
+        err: str,
+        app: Appender | None = None,
+    ) -> None:
+        """Append the report series and commit (``app`` may hold the scrape's samples)."""
         self.last_duration_s = duration_s
         self.last_error = err
         self.health = "down" if err else "up"
@@ -308,7 +320,8 @@ class ScrapeLoop:
             float(r.added),
             float(r.series_added),
         )
-        app = self.storage.appender()
+        if app is None:
+            app = self.storage.appender()
         refs = self.report_refs
         for name, v in zip(REPORT_NAMES, values, strict=True):
             with contextlib.suppress(StorageError):
@@ -360,14 +373,19 @@ class ScrapeLoop:
                     f'"{v}", length: {len(v)}, limit: {s.label_value_length_limit})'
                 )
 
-    def ingest(self, body: bytes, openmetrics: bool, ts_ms: int) -> ScrapeResult:
-        """Parse and append one exposition. Raises on a failed scrape (nothing committed)."""
+    def ingest(
+        self, body: bytes, openmetrics: bool, ts_ms: int, app: Appender | None = None
+    ) -> ScrapeResult:
+        """Parse and append one exposition. Raises on a failed scrape (nothing committed).
+
+        With ``app`` the samples are left in it for the caller to commit.
+        """
         layout = self._layout
         if layout is not None:
             vals = layout.values(body, openmetrics)
             if vals is not None:
                 with contextlib.suppress(StorageError):  # the full path skips just that sample
-                    return self._ingest_same_layout(layout, vals, ts_ms)
+                    return self._ingest_same_layout(layout, vals, ts_ms, app)
             self._layout = None
         cache = self.cache
         parsed = parse_exposition(body, openmetrics, cache)
@@ -378,7 +396,9 @@ class ScrapeLoop:
         seen: dict[bytes, _Entry] = {}
         added = 0
         series_added = 0
-        app = self.storage.appender()
+        own_app = app is None
+        if app is None:
+            app = self.storage.appender()
         append = app.append
         try:
             for key, v, t in zip(parsed.keys, parsed.values, parsed.timestamps, strict=True):
@@ -413,7 +433,8 @@ class ScrapeLoop:
         except BaseException:
             app.rollback()
             raise
-        app.commit()
+        if own_app:
+            app.commit()
         self.prev_seen = seen
         if len(cache) > 2 * len(parsed.keys) + 1000:
             # Forget series texts that no longer appear (Prometheus evicts after a scrape or two).
@@ -439,11 +460,15 @@ class ScrapeLoop:
             [e.labels for e in live],
         )
 
-    def _ingest_same_layout(self, layout: Layout, vals: np.ndarray, ts_ms: int) -> ScrapeResult:
+    def _ingest_same_layout(
+        self, layout: Layout, vals: np.ndarray, ts_ms: int, app: Appender | None
+    ) -> ScrapeResult:
         """A scrape with the last scrape's lines: the same series, so no staleness,
         limits or metadata to check again; one batch to the storage."""
         refs = layout.refs
-        app = self.storage.appender()
+        own_app = app is None
+        if app is None:
+            app = self.storage.appender()
         append_batch = getattr(app, "append_batch", None)
         try:
             if append_batch is not None:
@@ -462,7 +487,8 @@ class ScrapeLoop:
         except BaseException:
             app.rollback()
             raise
-        app.commit()
+        if own_app:
+            app.commit()
         return ScrapeResult(scraped=layout.n_samples, added=len(refs))
 
     def _append_exemplars(self, app: Appender, parsed: ParsedExposition, ts_ms: int) -> None:

@@ -61,6 +61,9 @@ class TSDBAppender:
             with head.lock:
                 for i in np.flatnonzero(bad).tolist():
                     refs[i] = head.get_or_create(labels[i])
+        if self._refs:  # keep call order: earlier single samples go first
+            self._arrays.append(self._lists_as_arrays())
+            self._refs, self._ts, self._vals, self._labels = [], [], [], []
         self._arrays.append((refs.copy(), ts, vals, labels))
 
     def append_exemplar(self, ref: int, labels: Labels, exemplar: Exemplar) -> None:
