@@ -67,7 +67,9 @@ class EmbeddedAlertmanager:
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> Alertmanager:
-        self._session = aiohttp.ClientSession()
+        # No connection cap, as Go's default transport: a thousand groups flushing at once
+        # must not queue behind 100 connections past their notify deadline.
+        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         self.notifier = ReceiverNotifier(
             self._am_config, self._session, external_url=self._external_url
         )
