@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.metrics_core import HistogramMetricFamily
 
@@ -263,6 +264,27 @@ class TeeAppender:
         self._vals.append(v)
         return ref
 
+    def append_batch(
+        self,
+        refs: npt.NDArray[np.int64],
+        labels: Sequence[Labels],
+        ts: npt.NDArray[np.int64],
+        vals: npt.NDArray[np.float64],
+    ) -> None:
+        """Whole-array appends (a repeat scrape); the inner store keeps them columnar."""
+        inner_batch = getattr(self.inner, "append_batch", None)
+        if inner_batch is None:
+            for ref, lbls, t, v in zip(
+                refs.tolist(), labels, ts.tolist(), vals.tolist(), strict=True
+            ):
+                self.append(ref, lbls, t, v)
+            return
+        inner_batch(refs, labels, ts, vals)  # replaces stale refs in place
+        self._refs.extend(refs.tolist())
+        self._labels.extend(labels)
+        self._ts.extend(ts.tolist())
+        self._vals.extend(vals.tolist())
+
     def append_exemplar(self, ref: int, labels: Labels, exemplar: Exemplar) -> None:
         self.inner.append_exemplar(ref, labels, exemplar)
         self._exemplars.append((ref, labels, exemplar))
@@ -303,6 +325,9 @@ class TeeStorage:
         self.manager = manager
 
     def appender(self) -> Appender:
+        if not self.manager.queues:
+            # Nothing to forward to: write straight through, keeping the store's fast paths.
+            return self.storage.appender()
         return TeeAppender(self.storage.appender(), self.manager)
 
     def querier(self) -> Querier:
