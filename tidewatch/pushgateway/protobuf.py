@@ -9,121 +9,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
 
 from tidewatch.gofloat import format_float
 from tidewatch.ingest.exposition import is_valid_label_name, is_valid_metric_name
 from tidewatch.pushgateway.grouping import GroupingKey
+from tidewatch.remote.proto import MetricFamily
 
-FDP = descriptor_pb2.FieldDescriptorProto
 CONTENT_TYPE = (
     "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
 )
-_TYPES = {
-    "string": FDP.TYPE_STRING,
-    "double": FDP.TYPE_DOUBLE,
-    "int64": FDP.TYPE_INT64,
-    "uint64": FDP.TYPE_UINT64,
-    "enum": FDP.TYPE_ENUM,
-    "msg": FDP.TYPE_MESSAGE,
-}
 TYPE_NAMES = ["counter", "gauge", "summary", "untyped", "histogram", "gaugehistogram"]
 
 
 class ProtobufPushError(ValueError):
     pass
-
-
-def _message(
-    f: descriptor_pb2.FileDescriptorProto, name: str, fields: list[tuple[str, int, str, bool]]
-) -> None:
-    p = ".io.prometheus.client."
-    msg = f.message_type.add(name=name)
-    for fname, number, ftype, repeated in fields:
-        kind, _, type_name = ftype.partition(":")
-        field = msg.field.add(
-            name=fname,
-            number=number,
-            type=_TYPES[kind],
-            label=FDP.LABEL_REPEATED if repeated else FDP.LABEL_OPTIONAL,
-        )
-        if type_name:
-            field.type_name = p + type_name
-
-
-def _file() -> descriptor_pb2.FileDescriptorProto:
-    f = descriptor_pb2.FileDescriptorProto(
-        name="tidewatch/pushgateway_client_model.proto", package="io.prometheus.client"
-    )
-    f.syntax = "proto2"
-    _message(f, "LabelPair", [("name", 1, "string", False), ("value", 2, "string", False)])
-    for simple in ("Gauge", "Counter", "Untyped"):
-        _message(f, simple, [("value", 1, "double", False)])
-    _message(f, "Quantile", [("quantile", 1, "double", False), ("value", 2, "double", False)])
-    _message(
-        f,
-        "Summary",
-        [
-            ("sample_count", 1, "uint64", False),
-            ("sample_sum", 2, "double", False),
-            ("quantile", 3, "msg:Quantile", True),
-        ],
-    )
-    _message(
-        f,
-        "Bucket",
-        [
-            ("cumulative_count", 1, "uint64", False),
-            ("upper_bound", 2, "double", False),
-            ("cumulative_count_float", 4, "double", False),
-        ],
-    )
-    _message(
-        f,
-        "Histogram",
-        [
-            ("sample_count", 1, "uint64", False),
-            ("sample_sum", 2, "double", False),
-            ("bucket", 3, "msg:Bucket", True),
-            ("sample_count_float", 4, "double", False),
-        ],
-    )
-    _message(
-        f,
-        "Metric",
-        [
-            ("label", 1, "msg:LabelPair", True),
-            ("gauge", 2, "msg:Gauge", False),
-            ("counter", 3, "msg:Counter", False),
-            ("summary", 4, "msg:Summary", False),
-            ("untyped", 5, "msg:Untyped", False),
-            ("timestamp_ms", 6, "int64", False),
-            ("histogram", 7, "msg:Histogram", False),
-        ],
-    )
-    _message(
-        f,
-        "MetricFamily",
-        [
-            ("name", 1, "string", False),
-            ("help", 2, "string", False),
-            ("type", 3, "enum:MetricType", False),
-            ("metric", 4, "msg:Metric", True),
-            ("unit", 5, "string", False),
-        ],
-    )
-    enum = f.enum_type.add(name="MetricType")
-    for number, name in enumerate(t.upper() for t in TYPE_NAMES):
-        enum.value.add(name=name.replace("GAUGEHISTOGRAM", "GAUGE_HISTOGRAM"), number=number)
-    return f
-
-
-_pool = descriptor_pool.DescriptorPool()
-_pool.Add(_file())
-MetricFamily: Any = message_factory.GetMessageClass(
-    _pool.FindMessageTypeByName("io.prometheus.client.MetricFamily")
-)
 
 
 def is_protobuf(content_type: str) -> bool:

@@ -20,6 +20,7 @@ _TYPES = {
     "double": FDP.TYPE_DOUBLE,
     "int64": FDP.TYPE_INT64,
     "uint32": FDP.TYPE_UINT32,
+    "uint64": FDP.TYPE_UINT64,
     "bool": FDP.TYPE_BOOL,
     "enum": FDP.TYPE_ENUM,
     "msg": FDP.TYPE_MESSAGE,
@@ -260,7 +261,8 @@ def _write_v2() -> descriptor_pb2.FileDescriptorProto:
 
 
 def _client_model() -> descriptor_pb2.FileDescriptorProto:
-    """``io.prometheus.client`` (proto2): the protobuf exposition used by ``/federate``."""
+    """``io.prometheus.client`` (proto2): the protobuf exposition, for ``/federate`` and
+    Pushgateway pushes."""
     f = descriptor_pb2.FileDescriptorProto(
         name="tidewatch/client_model.proto", package="io.prometheus.client"
     )
@@ -271,14 +273,47 @@ def _client_model() -> descriptor_pb2.FileDescriptorProto:
     _message(f, "Counter", [("value", 1, "double", False, "")])
     _message(f, "Untyped", [("value", 1, "double", False, "")])
     _message(
+        f, "Quantile", [("quantile", 1, "double", False, ""), ("value", 2, "double", False, "")]
+    )
+    _message(
+        f,
+        "Summary",
+        [
+            ("sample_count", 1, "uint64", False, ""),
+            ("sample_sum", 2, "double", False, ""),
+            ("quantile", 3, "msg", True, p + "Quantile"),
+        ],
+    )
+    _message(
+        f,
+        "Bucket",
+        [
+            ("cumulative_count", 1, "uint64", False, ""),
+            ("upper_bound", 2, "double", False, ""),
+            ("cumulative_count_float", 4, "double", False, ""),
+        ],
+    )
+    _message(
+        f,
+        "Histogram",
+        [
+            ("sample_count", 1, "uint64", False, ""),
+            ("sample_sum", 2, "double", False, ""),
+            ("bucket", 3, "msg", True, p + "Bucket"),
+            ("sample_count_float", 4, "double", False, ""),
+        ],
+    )
+    _message(
         f,
         "Metric",
         [
             ("label", 1, "msg", True, p + "LabelPair"),
             ("gauge", 2, "msg", False, p + "Gauge"),
             ("counter", 3, "msg", False, p + "Counter"),
+            ("summary", 4, "msg", False, p + "Summary"),
             ("untyped", 5, "msg", False, p + "Untyped"),
             ("timestamp_ms", 6, "int64", False, ""),
+            ("histogram", 7, "msg", False, p + "Histogram"),
         ],
     )
     _message(
@@ -289,6 +324,7 @@ def _client_model() -> descriptor_pb2.FileDescriptorProto:
             ("help", 2, "string", False, ""),
             ("type", 3, "enum", False, p + "MetricType"),
             ("metric", 4, "msg", True, p + "Metric"),
+            ("unit", 5, "string", False, ""),
         ],
     )
     enum = f.enum_type.add(name="MetricType")
