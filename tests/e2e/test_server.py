@@ -79,6 +79,13 @@ def test_scrape_store_and_metadata_api(tmp_path: Path, target: MetricsTarget) ->
         assert meta["demo_requests_total"][0]["type"] == "counter"
         assert meta["demo_requests_total"][0]["help"] == "Requests served."
 
+        tmeta = tw.get(
+            "/api/v1/targets/metadata", metric="demo_temperature", match_target='{job="demo"}'
+        ).json()["data"]
+        assert tmeta[0]["type"] == "gauge" and tmeta[0]["help"] == "Current temperature."
+        assert tmeta[0]["target"]["job"] == "demo"
+        bad_target = tw.get("/api/v1/targets/metadata", match_target="{job=")
+        assert bad_target.status == 400 and bad_target.json()["errorType"] == "bad_data"
         targets = tw.get("/api/v1/targets").json()["data"]
         (active,) = [t for t in targets["activeTargets"] if t["scrapePool"] == "demo"]
         assert active["health"] == "up" and active["lastError"] == ""
