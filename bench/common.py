@@ -167,3 +167,17 @@ def fmt(value: float, unit: str = "", digits: int = 3) -> str:
     if value != value:
         return "n/a"
     return f"{value:.{digits}g}{unit}"
+
+
+def scrape_config_yaml(target_ports: list[int], interval_s: float) -> str:
+    """A prometheus.yml scraping the bench targets on loopback (read by both systems)."""
+    targets = ", ".join(f'"127.0.0.1:{p}"' for p in target_ports)
+    return (
+        "global:\n"
+        f"  scrape_interval: {interval_s:g}s\n"
+        f"  scrape_timeout: {interval_s:g}s\n"
+        "scrape_configs:\n"
+        "  - job_name: bench\n"
+        "    static_configs:\n"
+        f"      - targets: [{targets}]\n"
+    )

@@ -41,6 +41,7 @@ from common import (
     machine_summary,
     median,
     ratio,
+    scrape_config_yaml,
     tree_usage,
     wait_http,
 )
@@ -192,16 +193,7 @@ class System:
 
 
 def write_config(path: Path, target_ports: list[int], interval_s: float) -> None:
-    targets = ", ".join(f'"127.0.0.1:{p}"' for p in target_ports)
-    path.write_text(
-        "global:\n"
-        f"  scrape_interval: {interval_s:g}s\n"
-        f"  scrape_timeout: {interval_s:g}s\n"
-        "scrape_configs:\n"
-        "  - job_name: bench\n"
-        "    static_configs:\n"
-        f"      - targets: [{targets}]\n"
-    )
+    path.write_text(scrape_config_yaml(target_ports, interval_s))
 
 
 def target_stats(control_port: int) -> dict[str, dict[str, int]]:

@@ -37,6 +37,7 @@ from common import (
     machine_summary,
     median,
     ratio,
+    scrape_config_yaml,
     tree_usage,
     wait_http,
 )
@@ -110,17 +111,9 @@ class Agent:
 
 
 def write_config(path: Path, target_ports: list[int], sink_port: int, interval_s: float) -> None:
-    targets = ", ".join(f'"127.0.0.1:{p}"' for p in target_ports)
     path.write_text(
-        "global:\n"
-        f"  scrape_interval: {interval_s:g}s\n"
-        f"  scrape_timeout: {interval_s:g}s\n"
-        "scrape_configs:\n"
-        "  - job_name: bench\n"
-        "    static_configs:\n"
-        f"      - targets: [{targets}]\n"
-        "remote_write:\n"
-        f"  - url: http://127.0.0.1:{sink_port}/api/v1/write\n"
+        scrape_config_yaml(target_ports, interval_s)
+        + f"remote_write:\n  - url: http://127.0.0.1:{sink_port}/api/v1/write\n"
     )
 
 
