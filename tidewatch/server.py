@@ -46,6 +46,7 @@ from tidewatch.remote.send import (
     TeeStorage,
 )
 from tidewatch.remote.send import decode_configs as decode_remote_write
+from tidewatch.rules.logrules import logql_query_func
 from tidewatch.rules.manager import RuleManager
 from tidewatch.rules.rulefile import RuleFileError
 from tidewatch.templating import TemplateError
@@ -165,6 +166,7 @@ class Tidewatch:
             external_labels=self.config.prometheus.global_.external_labels,
             external_url=self.config.server.external_url,
             notify=self._embedded_am.receive_from_rules,
+            log_query=logql_query_func(self.log_store, self.logql.max_entries_limit),
         )
         for source in (
             self.tsdb,

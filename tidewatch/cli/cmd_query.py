@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import sys
 import urllib.error
@@ -33,23 +34,39 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _call(base: str, path: str, params: dict[str, str], token: str) -> dict[str, Any]:
+def auth_headers(token: str = "", user: str = "", password: str = "") -> dict[str, str]:
+    """The Authorization header for a bearer token, or else for basic auth."""
+    if token:
+        return {"Authorization": f"Bearer {token}"}
+    if user:
+        pair = base64.b64encode(f"{user}:{password}".encode()).decode()
+        return {"Authorization": f"Basic {pair}"}
+    return {}
+
+
+def api_request(
+    base: str, path: str, params: dict[str, str], headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
+    """POST a form to the API: (status, body), error statuses included. Raises
+    ``urllib.error.URLError`` / ``OSError`` when the server cannot be reached."""
     url = base.rstrip("/") + path
     data = urllib.parse.urlencode(params).encode()
-    req = urllib.request.Request(url, data=data, method="POST")
+    req = urllib.request.Request(url, data=data, method="POST", headers=headers or {})
     req.add_header("Content-Type", "application/x-www-form-urlencoded")
-    if token:
-        req.add_header("Authorization", f"Bearer {token}")
     try:
         with urllib.request.urlopen(req, timeout=300) as resp:
-            body: dict[str, Any] = json.loads(resp.read())
-            return body
+            return resp.status, resp.read()
     except urllib.error.HTTPError as exc:
-        try:
-            body = json.loads(exc.read())
-        except ValueError:
-            body = {"status": "error", "errorType": str(exc.code), "error": exc.reason}
-        return body
+        return exc.code, exc.read()
+
+
+def _call(base: str, path: str, params: dict[str, str], token: str) -> dict[str, Any]:
+    status, raw = api_request(base, path, params, auth_headers(token))
+    try:
+        body: dict[str, Any] = json.loads(raw)
+    except ValueError:
+        body = {"status": "error", "errorType": str(status), "error": raw.decode(errors="replace")}
+    return body
 
 
 def _fmt_ts(ts: float) -> str:

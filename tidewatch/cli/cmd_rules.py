@@ -1,7 +1,9 @@
 """``tidewatch check rules FILE...`` and ``tidewatch test rules FILE...``, as promtool's.
 
 ``check rules`` is added as a ``rules`` choice next to ``check config``; it is
-registered from here so the rules part owns its command line.
+registered from here so the rules part owns its command line. It also checks Loki
+ruler files: a file that is not PromQL but parses as LogQL is reported as LogQL, and
+``--logql`` (or ``--promql``) forces the language.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ import argparse
 import sys
 from typing import Any
 
-from tidewatch.rules.rulefile import RuleFileError, duplicate_rules, parse_rule_file
+from tidewatch.rules.logrules import parse_rule_file_detect
+from tidewatch.rules.rulefile import LOGQL, PROMQL, RuleFileError, duplicate_rules
 from tidewatch.rules.unittest import RunOptions, run_unit_tests
 
 LINT_OPTIONS = ("all", "duplicate-rules", "none")
@@ -47,7 +50,18 @@ def _register_check(sub: Any) -> None:
     c.add_argument("--lint", default="duplicate-rules", choices=LINT_OPTIONS)
     c.add_argument("--lint-fatal", action="store_true")
     c.add_argument("--ignore-unknown-fields", action="store_true")
-    c.set_defaults(func=check_rules)
+    lang = c.add_mutually_exclusive_group()
+    lang.add_argument(
+        "--logql",
+        dest="language",
+        action="store_const",
+        const=LOGQL,
+        help="the files are Loki ruler files (LogQL expressions)",
+    )
+    lang.add_argument(
+        "--promql", dest="language", action="store_const", const=PROMQL, help="PromQL only"
+    )
+    c.set_defaults(func=check_rules, language="")
 
 
 def test_rules(args: argparse.Namespace) -> int:
@@ -60,10 +74,13 @@ def test_rules(args: argparse.Namespace) -> int:
 def check_rules(args: argparse.Namespace) -> int:
     failed = False
     lint_failed = False
+    forced = getattr(args, "language", "")  # "" = detect per file
     for f in args.files:
         print(f"Checking {f}")
         try:
-            groups = parse_rule_file(f, ignore_unknown_fields=args.ignore_unknown_fields)
+            groups, language = parse_rule_file_detect(
+                f, ignore_unknown_fields=args.ignore_unknown_fields, language=forced
+            )
         except RuleFileError as exc:
             print("  FAILED:", file=sys.stderr)
             for e in exc.errors:
@@ -83,7 +100,10 @@ def check_rules(args: argparse.Namespace) -> int:
                     print(f"\t{k}: {v}", file=sys.stderr)
             print("Might cause inconsistency while recording expressions", file=sys.stderr)
         else:
-            print(f"  SUCCESS: {sum(len(g.rules) for g in groups)} rules found")
+            found = f"{sum(len(g.rules) for g in groups)} rules found"
+            # Only a detected language is named, so promtool-style output stays as it was.
+            detected = language == LOGQL and not forced
+            print(f"  SUCCESS: {found}" + (" (LogQL)" if detected else ""))
         print()
     if failed:
         return 1

@@ -18,6 +18,7 @@ from tidewatch.cli import (
     cmd_check,
     cmd_check_alertmanager,
     cmd_data,
+    cmd_logs,
     cmd_query,
     cmd_rules,
     cmd_up,
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmd_rules.register(sub)
     cmd_check_alertmanager.register(sub)
     cmd_query.register(sub)
+    cmd_logs.register(sub)
     cmd_data.register(sub)
     users_cli.register(sub)
     cmd_agent.register(sub)

@@ -71,7 +71,8 @@ class AlertingRule:
     ) -> None:
         self.name = rule.alert
         self.expr_text = rule.expr
-        self.expr: Expr = rule.expr_ast
+        self.expr: Expr | str = rule.expr_ast
+        self.language = rule.language
         self.hold_ms = rule.for_ms
         self.keep_firing_for_ms = rule.keep_firing_for_ms
         self.labels = {**(group_labels or {}), **rule.labels}

@@ -41,6 +41,8 @@ def alert_json(a: Alert) -> dict[str, Any]:
 
 
 def _query_text(rule: Rule) -> str:
+    if isinstance(rule.expr, str):  # LogQL rules keep their text as written
+        return rule.expr_text
     try:
         return format_expr(rule.expr)
     except Exception:  # printing must never break the API; fall back to the source

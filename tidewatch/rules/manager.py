@@ -2,7 +2,8 @@
 keeps alert state across reloads and hands due alerts to the notifier.
 
 A reload parses every file first; if any is bad it raises and the running groups
-stay as they were. Groups that survive a reload (same file and name) keep their
+stay as they were. Loki ruler files (``logs.ruler`` in the config) load alongside:
+their groups run the same way, with the LogQL query function given as ``log_query``. Groups that survive a reload (same file and name) keep their
 alerts and series; removed groups end their series with staleness markers.
 """
 
@@ -30,9 +31,16 @@ from tidewatch.rules.group import (
     GroupOptions,
     now_ms,
 )
+from tidewatch.rules.logrules import explore_link, log_rule_files, ruler_config
 from tidewatch.rules.notifier import Notifier, NotifyAlert, table_link
-from tidewatch.rules.query import engine_query_func
-from tidewatch.rules.rulefile import GroupDef, RuleFileError, expand_rule_files, parse_rule_file
+from tidewatch.rules.query import QueryFunc, engine_query_func
+from tidewatch.rules.rulefile import (
+    LOGQL,
+    GroupDef,
+    RuleFileError,
+    expand_rule_files,
+    parse_rule_file,
+)
 from tidewatch.tsdb.interface import Storage
 
 log = logging.getLogger(__name__)
@@ -53,8 +61,12 @@ class RuleManager:
         outage_tolerance_ms: int = DEFAULT_OUTAGE_TOLERANCE_MS,
         grace_period_ms: int = DEFAULT_GRACE_PERIOD_MS,
         restore: bool = True,
+        log_query: QueryFunc | None = None,
     ) -> None:
         self.storage = storage
+        # Runs LogQL rule expressions; without it, log rule files are refused.
+        self.log_query = log_query
+        self.log_interval_ms = 0  # logs.ruler.evaluation_interval (0: the global one)
         self.engine = engine
         self.external_labels = dict(external_labels or {})
         self.external_url = external_url.rstrip("/")
@@ -76,16 +88,32 @@ class RuleManager:
         """Parse every rule file the config names; RuleFileError if any is bad."""
         base = os.path.dirname(os.path.abspath(cfg.source_path)) if cfg.source_path else "."
         files = expand_rule_files(cfg.prometheus.rule_files, base)
+        ruler = ruler_config(cfg)
+        log_files = log_rule_files(ruler, base)
+        if log_files and self.log_query is None:
+            raise RuleFileError([f"{log_files[0]}: log rules need the log store"])
         defs: list[GroupDef] = []
         errors: list[str] = []
+        for f in log_files:
+            if f in files:
+                errors.append(
+                    f"{f}: listed both in prometheus.rule_files and in logs.ruler; "
+                    "a rule file is either PromQL or LogQL"
+                )
         for f in files:
             try:
                 defs.extend(parse_rule_file(f))
             except RuleFileError as exc:
                 errors.extend(exc.errors)
+        for f in log_files:
+            try:
+                defs.extend(parse_rule_file(f, language=LOGQL))
+            except RuleFileError as exc:
+                errors.extend(exc.errors)
         if errors:
             raise RuleFileError(errors)
-        self.rule_files = files
+        self.rule_files = files + log_files
+        self.log_interval_ms = ruler.evaluation_interval_ms
         return defs
 
     async def apply_config(self, cfg: Config) -> None:
@@ -114,15 +142,16 @@ class RuleManager:
             # changes it half-way; the new groups start right after.
             await asyncio.gather(*(og.stop(mark_stale=False) for og in old_groups.values()))
             for d in defs:
+                is_log = d.language == LOGQL and self.log_query is not None
                 group = Group(
                     d,
                     storage=self.storage,
-                    query=query,
-                    interval_ms=g.evaluation_interval_ms,
+                    query=self.log_query if is_log and self.log_query else query,
+                    interval_ms=(self.log_interval_ms if is_log else 0) or g.evaluation_interval_ms,
                     query_offset_ms=g.rule_query_offset_ms,
                     options=options,
                     restore=self.restore,
-                    send=self._send,
+                    send=self._send_log_alerts if is_log else self._send,
                 )
                 old = old_groups.get(group.key)
                 if old is not None:
@@ -146,8 +175,8 @@ class RuleManager:
 
     # ----------------------------------------------------------------- sending
 
-    async def _send(self, expr: str, alerts: list[Alert]) -> None:
-        link = table_link(self.external_url, expr)
+    async def _send(self, expr: str, alerts: list[Alert], link: str = "") -> None:
+        link = link or table_link(self.external_url, expr)
         out = [
             NotifyAlert(
                 labels=a.labels,
@@ -160,15 +189,19 @@ class RuleManager:
         ]
         await self.notifier.send(out)
 
+    async def _send_log_alerts(self, expr: str, alerts: list[Alert]) -> None:
+        await self._send(expr, alerts, explore_link(self.external_url, expr))
+
     # ----------------------------------------------------------------- views
 
-    def ordered_groups(self) -> list[Group]:
-        """In file order, then group order within a file, as Prometheus lists them."""
+    def ordered_groups(self, language: str = "") -> list[Group]:
+        """In file order, then group order within a file, as Prometheus lists them;
+        ``language`` ("promql" or "logql") keeps only that kind of group."""
         order = {f: i for i, f in enumerate(self.rule_files)}
-        return sorted(
-            self.groups.values(),
-            key=lambda g: (order.get(g.file, len(order)), g.definition_index),
-        )
+        groups = [
+            g for g in self.groups.values() if not language or g.definition.language == language
+        ]
+        return sorted(groups, key=lambda g: (order.get(g.file, len(order)), g.definition_index))
 
     def rules_api(
         self,
@@ -181,10 +214,11 @@ class RuleManager:
         match: Sequence[Sequence[Matcher]] = (),
         group_limit: int = 0,
         next_token: str = "",
+        language: str = "",
     ) -> dict[str, Any]:
         """Raises ValueError for an unknown ``next_token``."""
         return rules_data(
-            self.ordered_groups(),
+            self.ordered_groups(language),
             rule_type=rule_type,
             rule_names=rule_names,
             group_names=group_names,
@@ -195,8 +229,8 @@ class RuleManager:
             next_token=next_token,
         )
 
-    def alerts_api(self) -> dict[str, Any]:
-        return alerts_data(self.ordered_groups())
+    def alerts_api(self, language: str = "") -> dict[str, Any]:
+        return alerts_data(self.ordered_groups(language))
 
     def self_metrics(self) -> list[Metric]:
         labels = ["rule_group"]

@@ -15,7 +15,8 @@ class RecordingRule:
     def __init__(self, rule: RuleDef, *, group_labels: Mapping[str, str] | None = None) -> None:
         self.name = rule.record
         self.expr_text = rule.expr
-        self.expr: Expr = rule.expr_ast
+        self.expr: Expr | str = rule.expr_ast
+        self.language = rule.language
         self.labels = {**(group_labels or {}), **rule.labels}
         self.health = "unknown"
         self.last_error = ""

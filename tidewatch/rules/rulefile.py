@@ -4,6 +4,9 @@ Errors read like Prometheus's (``rulefmt``), because ``promtool check rules`` ou
 is what users paste into searches: ``FILE: LINE:COL: group "g", rule 1, "name": ...``
 for rule problems and ``FILE: yaml: unmarshal errors: ...`` for unknown fields.
 Every problem in a file is reported, not only the first.
+
+Loki's ruler reads the same format with LogQL expressions (``language="logql"``):
+only metric queries are accepted there, as Loki's ruler accepts only those.
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ from tidewatch.config.errors import ConfigError
 from tidewatch.config.yamlnodes import TAG_BOOL, TAG_INT, TAG_NULL, compose, line_of
 from tidewatch.duration import DurationError, parse_duration
 from tidewatch.labels import METRIC_NAME
+from tidewatch.logs.logql import ast as logql_ast
+from tidewatch.logs.logql.parser import ParseError as LogQLParseError
+from tidewatch.logs.logql.parser import parse_expr as parse_logql
 from tidewatch.promql.ast import Expr
 from tidewatch.promql.parser import ParseError, parse_expr
 from tidewatch.templating import Template, TemplateError, prometheus_funcs
@@ -27,6 +33,10 @@ GROUP_FIELDS = ("name", "interval", "query_offset", "limit", "rules", "labels")
 RULE_FIELDS = ("record", "alert", "expr", "for", "keep_firing_for", "labels", "annotations")
 
 _TEMPLATE_FUNCS = prometheus_funcs()
+
+PROMQL = "promql"
+LOGQL = "logql"
+LANGUAGES = (PROMQL, LOGQL)
 
 
 class RuleFileError(Exception):
@@ -39,16 +49,18 @@ class RuleFileError(Exception):
 
 @dataclass
 class RuleDef:
-    """One rule as written; ``expr_ast`` is the parsed expression."""
+    """One rule as written; ``expr_ast`` is the parsed PromQL expression, or for a
+    LogQL rule the (validated) text, which the LogQL query function parses."""
 
     expr: str
-    expr_ast: Expr
+    expr_ast: Expr | str
     record: str = ""
     alert: str = ""
     for_ms: int = 0
     keep_firing_for_ms: int = 0
     labels: dict[str, str] = field(default_factory=dict)
     annotations: dict[str, str] = field(default_factory=dict)
+    language: str = PROMQL
 
     @property
     def name(self) -> str:
@@ -69,6 +81,7 @@ class GroupDef:
     limit: int = 0
     labels: dict[str, str] = field(default_factory=dict)
     index: int = 0  # position in its file, for listing groups in file order
+    language: str = PROMQL  # "logql" for a Loki ruler file
 
 
 # --------------------------------------------------------------------- names
@@ -177,8 +190,13 @@ def _kind(node: Node) -> str:
     return f"!!{str(node.tag).rsplit(':', 1)[-1]} `{node.value}`"
 
 
-def parse_rule_text(text: str, file: str, *, ignore_unknown_fields: bool = False) -> list[GroupDef]:
-    """Parse and validate one rule file's text; raise :class:`RuleFileError`."""
+def parse_rule_text(
+    text: str, file: str, *, ignore_unknown_fields: bool = False, language: str = PROMQL
+) -> list[GroupDef]:
+    """Parse and validate one rule file's text; raise :class:`RuleFileError`.
+    ``language`` is the expressions' query language: "promql" or "logql"."""
+    if language not in LANGUAGES:
+        raise ValueError(f"unknown rule language {language!r}")
     try:
         root = compose(text, file)
     except ConfigError as exc:
@@ -197,6 +215,7 @@ def parse_rule_text(text: str, file: str, *, ignore_unknown_fields: bool = False
             limit=r.int_(g.get("limit")),
             labels=r.str_map(g.get("labels")),
             index=len(groups),
+            language=language,
         )
         if "query_offset" in g and not _is_null(g["query_offset"]):
             group.query_offset_ms = r.duration(g["query_offset"])
@@ -222,7 +241,7 @@ def parse_rule_text(text: str, file: str, *, ignore_unknown_fields: bool = False
         for k, v in group.labels.items():
             errors.extend(_label_errors(file, pos, k, v, f'group "{group.name}"'))
         for idx, (rnode, fields) in enumerate(rules, start=1):
-            rule, errs = _read_rule(r, fields)
+            rule, errs = _read_rule(r, fields, language)
             for node, msg in errs:
                 at = node if node is not None else rnode
                 errors.append(
@@ -259,7 +278,7 @@ def _label_errors(file: str, pos: str, name: str, value: str, where: str) -> lis
 
 
 def _read_rule(
-    r: _Reader, f: dict[str, Node]
+    r: _Reader, f: dict[str, Node], language: str = PROMQL
 ) -> tuple[RuleDef | None, list[tuple[Node | None, str]]]:
     """Rule.Validate: problems with the node they concern (None: the rule itself)."""
     errs: list[tuple[Node | None, str]] = []
@@ -274,9 +293,15 @@ def _read_rule(
         errs.append((f.get("record"), "only one of 'record' and 'alert' must be set"))
     elif not record and not alert:
         errs.append((None, "one of 'record' or 'alert' must be set"))
-    ast: Expr | None = None
+    ast: Expr | str | None = None
     if not expr:
         errs.append((f.get("expr"), "field 'expr' must be set in rule"))
+    elif language == LOGQL:
+        problem = logql_problem(expr)
+        if problem:
+            errs.append((f.get("expr"), problem))
+        else:
+            ast = expr
     else:
         try:
             ast = parse_expr(expr)
@@ -309,9 +334,25 @@ def _read_rule(
             keep_firing_for_ms=keep_ms,
             labels=labels,
             annotations=annotations,
+            language=language,
         ),
         [],
     )
+
+
+def logql_problem(expr: str) -> str:
+    """Why a LogQL rule expression is unusable ("" if it is fine): it must parse and
+    be a metric query, since a rule needs samples, not log lines."""
+    try:
+        parsed = parse_logql(expr)
+    except LogQLParseError as exc:
+        return f"could not parse expression: {exc}"
+    if isinstance(parsed, logql_ast.LogQuery):
+        return (
+            "could not parse expression: a log query selects lines, not samples; rules "
+            'need a metric query, e.g. sum(count_over_time({job="app"} |= "error" [5m]))'
+        )
+    return ""
 
 
 def _template_errors(rule: RuleDef) -> list[str]:
@@ -331,7 +372,9 @@ def _template_errors(rule: RuleDef) -> list[str]:
     return errs
 
 
-def parse_rule_file(path: str, *, ignore_unknown_fields: bool = False) -> list[GroupDef]:
+def parse_rule_file(
+    path: str, *, ignore_unknown_fields: bool = False, language: str = PROMQL
+) -> list[GroupDef]:
     try:
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
@@ -339,7 +382,9 @@ def parse_rule_file(path: str, *, ignore_unknown_fields: bool = False) -> list[G
         raise RuleFileError([f"{path}: {exc.strerror or exc}"]) from None
     except UnicodeDecodeError as exc:
         raise RuleFileError([f"{path}: {exc}"]) from None
-    return parse_rule_text(text, path, ignore_unknown_fields=ignore_unknown_fields)
+    return parse_rule_text(
+        text, path, ignore_unknown_fields=ignore_unknown_fields, language=language
+    )
 
 
 def expand_rule_files(patterns: list[str], base_dir: str) -> list[str]:

@@ -12,6 +12,7 @@ from aiohttp.typedefs import Middleware
 from tidewatch.web.api_admin import AdminAPI
 from tidewatch.web.api_alertmanager import AlertmanagerAPI
 from tidewatch.web.api_loki import LokiAPI
+from tidewatch.web.api_loki_rules import LokiRulesAPI
 from tidewatch.web.api_metadata import MetadataAPI
 from tidewatch.web.api_otlp import OTLPAPI
 from tidewatch.web.api_pushgateway import PushgatewayAPI
@@ -75,6 +76,7 @@ def build_app(services: Services) -> web.Application:
         AlertmanagerAPI(services),
         RemoteAPI(services),
         LokiAPI(services),
+        LokiRulesAPI(services),
         OTLPAPI(services),
         PushgatewayAPI(services),
         GrafanaAPI(services),
