@@ -9,6 +9,8 @@ apt_packages=(
     prometheus prometheus-node-exporter prometheus-alertmanager prometheus-pushgateway chromium
     victoria-metrics
 )
+# Node runs the real npm Loki clients in tests/logs/clients.
+command -v npm >/dev/null 2>&1 || apt_packages+=(nodejs npm)
 missing=()
 for p in "${apt_packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -27,6 +29,12 @@ for svc in prometheus prometheus-node-exporter prometheus-alertmanager prometheu
 done
 
 python3 -m pip install -q --disable-pip-version-check -e '.[test]'
+
+# Real npm Loki clients (winston-loki, pino-loki) for tests/logs/clients, pinned by its
+# package-lock.json and installed under build/ so node_modules stays out of the tree.
+mkdir -p build/log-clients
+cp tests/logs/clients/package.json tests/logs/clients/package-lock.json build/log-clients/
+(cd build/log-clients && npm ci --no-audit --no-fund --loglevel=error)
 
 python3 -m ruff check tidewatch tests bench
 python3 -m ruff format --check tidewatch tests bench

@@ -20,6 +20,7 @@ _TYPES = {
     "int64": FDP.TYPE_INT64,
     "sint32": FDP.TYPE_SINT32,
     "uint32": FDP.TYPE_UINT32,
+    "fixed32": FDP.TYPE_FIXED32,
     "fixed64": FDP.TYPE_FIXED64,
     "sfixed64": FDP.TYPE_SFIXED64,
     "bool": FDP.TYPE_BOOL,

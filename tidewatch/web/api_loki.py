@@ -31,6 +31,7 @@ from tidewatch.logs.store.deletes import DeleteRequestError
 from tidewatch.logs.store.prefilter import reader_for
 from tidewatch.matcher import Matcher, matches_all
 from tidewatch.web.api_metadata import build_info
+from tidewatch.web.loki_categorize import categorize
 from tidewatch.web.loki_params import (
     LokiParamError,
     int_param,
@@ -39,6 +40,7 @@ from tidewatch.web.loki_params import (
     parse_time_ns,
     time_range,
 )
+from tidewatch.web.loki_volume import aggregate, buckets, bytes_per_bucket, volume_matrix
 from tidewatch.web.params import read_params
 
 log = logging.getLogger(__name__)
@@ -79,6 +81,10 @@ class _ListReader:
     def __init__(self, chunks: Sequence[StreamChunk]) -> None:
         self.chunks = chunks
 
+    def series(self, matchers: Sequence[Matcher], start_ns: int, end_ns: int) -> list[Labels]:
+        found = {c.labels: None for c in self.chunks if matches_all(matchers, c.labels)}
+        return sorted(found)
+
     def select(
         self, matchers: Sequence[Matcher], start_ns: int, end_ns: int
     ) -> Iterator[StreamChunk]:
@@ -94,6 +100,18 @@ class _ListReader:
             idx = order[lo:hi].tolist()
             md = [c.metadata[i] for i in idx] if c.metadata is not None else None
             yield StreamChunk(c.labels, ts[lo:hi], [c.lines[i] for i in idx], md)
+
+
+def _wants_categories(request: web.Request) -> bool:
+    flags = request.headers.get("X-Loki-Response-Encoding-Flags", "")
+    return CATEGORIZE_LABELS in [f.strip() for f in flags.split(",")]
+
+
+def _with_flags(data: dict[str, Any]) -> dict[str, Any]:
+    """``encodingFlags`` right after ``resultType``, where Loki writes it (any result type)."""
+    out = {"resultType": data["resultType"], "encodingFlags": [CATEGORIZE_LABELS]}
+    out.update(data)
+    return out
 
 
 def _streams_json(result: Streams) -> list[dict[str, Any]]:
@@ -170,6 +188,25 @@ def _add_stats(into: QueryStats, s: QueryStats) -> None:
     into.lines_processed += s.lines_processed
     into.bytes_processed += s.bytes_processed
     into.exec_seconds += s.exec_seconds
+
+
+def _volume_options(params: MultiDict[str]) -> tuple[list[str], bool, int]:
+    """(targetLabels, aggregate by label names, limit) of a volume request."""
+    target = [x for x in params.get("targetLabels", "").split(",") if x]
+    return target, params.get("aggregateBy", "series") == "labels", int_param(params, "limit", 100)
+
+
+def _default_step(start: int, end: int, text: str) -> int:
+    """``step`` as given, else Loki's default: the range / 250, at least one second."""
+    if text:
+        step = parse_step_ns(text)
+    else:
+        step = max((end - start) // 250 // 1_000_000_000, 1) * 1_000_000_000
+    if step <= 0:
+        raise LokiParamError(
+            "zero or negative query resolution step widths are not accepted. Try a positive integer"
+        )
+    return step
 
 
 class LokiAPI:
@@ -272,16 +309,7 @@ class LokiAPI:
         direction = params.get("direction", "backward")
         if direction.lower() not in ("forward", "backward"):
             raise LokiParamError(f"invalid direction '{direction}'")
-        step_text = params.get("step", "")
-        if step_text:
-            step = parse_step_ns(step_text)
-        else:
-            step = max((end - start) // 250 // 1_000_000_000, 1) * 1_000_000_000
-        if step <= 0:
-            raise LokiParamError(
-                "zero or negative query resolution step widths are not accepted. "
-                "Try a positive integer"
-            )
+        step = _default_step(start, end, params.get("step", ""))
         if (end - start) // step > MAX_POINTS:
             raise LokiParamError(
                 "exceeded maximum resolution of 11,000 points per timeseries. "
@@ -302,6 +330,15 @@ class LokiAPI:
             return res
 
         result = await asyncio.to_thread(run)
+        if _wants_categories(request) and isinstance(result, Streams):
+            matchers = _selector(text)
+            forward = direction.lower() == "forward"
+            store = self.store
+            data = result_to_json(result, engine.stats)
+            data["result"] = await asyncio.to_thread(
+                categorize, result, store, matchers, start, end, forward
+            )
+            return _success(_with_flags(data))
         return self._query_response(request, result, engine)
 
     def _check_limit(self, limit: int) -> None:
@@ -318,11 +355,8 @@ class LokiAPI:
         self, request: web.Request, result: Any, engine: LogQLEngine
     ) -> web.Response:
         data = result_to_json(result, engine.stats)
-        flags = request.headers.get("X-Loki-Response-Encoding-Flags", "")
-        if CATEGORIZE_LABELS in [f.strip() for f in flags.split(",")] and isinstance(
-            result, Streams
-        ):
-            data["encodingFlags"] = [CATEGORIZE_LABELS]
+        if _wants_categories(request):
+            data = _with_flags(data)
         return _success(data)
 
     # ------------------------------------------------------------------ labels and series
@@ -366,23 +400,9 @@ class LokiAPI:
 
     def _volume(self, params: MultiDict[str], start: int, end: int) -> list[tuple[Labels, int]]:
         matchers = _selector(params.get("query", ""))
-        target = [x for x in params.get("targetLabels", "").split(",") if x]
-        by_labels = params.get("aggregateBy", "series") == "labels"
-        names = target or list(dict.fromkeys(m.name for m in matchers))
-        totals: dict[Labels, int] = {}
-        for lb, nbytes in self.store.volume(matchers, start, end):
-            d = dict(lb)
-            if by_labels:
-                for k in names or list(d):
-                    if k in d:
-                        key: Labels = ((k, ""),) if not target else ((k, d[k]),)
-                        totals[key] = totals.get(key, 0) + nbytes
-                continue
-            key = tuple((k, d[k]) for k in sorted(names) if k in d)
-            totals[key] = totals.get(key, 0) + nbytes
-        out = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
-        limit = int_param(params, "limit", 100)
-        return out[:limit] if limit > 0 else out
+        target, by_labels, limit = _volume_options(params)
+        rows = self.store.volume(matchers, start, end)
+        return aggregate(rows, matchers, target, by_labels, limit)
 
     async def index_volume(self, request: web.Request) -> web.Response:
         params = await read_params(request)
@@ -399,14 +419,23 @@ class LokiAPI:
     async def index_volume_range(self, request: web.Request) -> web.Response:
         params = await read_params(request)
         start, end = time_range(params, HOUR_NS)
-        rows = await asyncio.to_thread(self._volume, params, start, end)
-        t = end // 1_000_000_000
-        return _success(
-            {
-                "resultType": "matrix",
-                "result": [{"metric": dict(lb), "values": [[t, str(v)]]} for lb, v in rows],
-            }
-        )
+        matchers = _selector(params.get("query", ""))
+        target, by_labels, limit = _volume_options(params)
+        step = _default_step(start, end, params.get("step", ""))
+        if (end - start) // step > MAX_POINTS:
+            raise LokiParamError(
+                "exceeded maximum resolution of 11,000 points per timeseries. "
+                "Try decreasing the query resolution (?step=XX)"
+            )
+        store = self.store
+
+        def run() -> list[dict[str, Any]]:
+            lows, stamps = buckets(start, end, step)
+            per_stream = bytes_per_bucket(store.select(matchers, start, end + 1), lows)
+            return volume_matrix(per_stream, stamps, matchers, target, by_labels, limit)
+
+        result = await asyncio.to_thread(run)
+        return _success({"resultType": "matrix", "result": result})
 
     async def buildinfo(self, request: web.Request) -> web.Response:
         return _json(build_info())
@@ -421,6 +450,7 @@ class LokiAPI:
             raise LokiParamError("only log queries are supported for tailing")
         limit = int_param(params, "limit", 100)
         start = parse_time_ns(params.get("start", ""), now_ns() - HOUR_NS)
+        categories = _wants_categories(request)
         ws = web.WebSocketResponse(heartbeat=30)
         await ws.prepare(request)
         loop = asyncio.get_running_loop()
@@ -449,7 +479,10 @@ class LokiAPI:
             if isinstance(initial, Streams) and initial.streams:
                 for s in initial.streams:
                     s.entries.sort(key=lambda e: e[0])
-                await ws.send_str(orjson.dumps({"streams": _streams_json(initial)}).decode())
+                first = await asyncio.to_thread(
+                    tail_message, initial, store, expr.matchers, start, first_end, categories
+                )
+                await ws.send_str(orjson.dumps(first).decode())
             reader = asyncio.create_task(_drain(ws))
             while not reader.done():
                 getter = asyncio.create_task(queue.get())
@@ -460,18 +493,12 @@ class LokiAPI:
                 batch = getter.result()
                 while not queue.empty():
                     batch = batch + queue.get_nowait()
+                live = _ListReader(batch)
                 res = await asyncio.to_thread(
-                    engine.query_range,
-                    _ListReader(batch),
-                    text,
-                    -(1 << 62),
-                    1 << 62,
-                    0,
-                    "forward",
-                    0,
+                    engine.query_range, live, text, -(1 << 62), 1 << 62, 0, "forward", 0
                 )
                 if isinstance(res, Streams) and res.streams:
-                    msg: dict[str, Any] = {"streams": _streams_json(res)}
+                    msg = tail_message(res, live, expr.matchers, -(1 << 62), 1 << 62, categories)
                     if dropped:
                         msg["dropped_entries"] = [{"labels": {}, "timestamp": str(now_ns())}]
                         dropped = 0
@@ -515,6 +542,22 @@ class LokiAPI:
         if not await asyncio.to_thread(self.store.deletes.cancel, rid):
             return _text(404, "could not find delete request with given id")
         return web.Response(status=204)
+
+
+def tail_message(
+    result: Streams,
+    reader: Any,
+    matchers: Sequence[Matcher],
+    start: int,
+    end: int,
+    categories: bool,
+) -> dict[str, Any]:
+    """One tail frame: ``{"streams": [...]}``, categorized (with ``encodingFlags``) when
+    the client asked for ``categorize-labels``."""
+    if not categories:
+        return {"streams": _streams_json(result)}
+    streams = categorize(result, reader, matchers, start, end, forward=True)
+    return {"streams": streams, "encodingFlags": [CATEGORIZE_LABELS]}
 
 
 async def _drain(ws: web.WebSocketResponse) -> None:

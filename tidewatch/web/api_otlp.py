@@ -1,9 +1,13 @@
-"""OTLP metrics receive: ``POST /api/v1/otlp/v1/metrics`` (OTLP/HTTP, protobuf or JSON).
+"""OTLP receive over HTTP (protobuf or JSON; gzip bodies are inflated by aiohttp).
 
-As Prometheus: 200 with an ``ExportMetricsServiceResponse`` in the request's encoding
-(``partial_success`` naming what was dropped), 400 with the reason for a body that can
-never be accepted, 415 for an unsupported Content-Type. Gzip request bodies are
-inflated by aiohttp.
+Metrics, ``POST /api/v1/otlp/v1/metrics``, as Prometheus: 200 with an
+``ExportMetricsServiceResponse`` in the request's encoding (``partial_success`` naming
+what was dropped), 400 with the reason for a body that can never be accepted, 415 for
+an unsupported Content-Type.
+
+Logs, ``POST /otlp/v1/logs`` (Loki's path; also under ``/api/v1/otlp`` so one OTLP
+endpoint serves both signals), as Loki: translated into streams and pushed through the
+log store, 204 on success, the store's status and message otherwise.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from aiohttp import web
 
 from tidewatch.config.model import Config
 from tidewatch.otlp.decode import InvalidOTLP, decode_request, encode_response, media_type
+from tidewatch.otlp.logs import decode_logs_request, translate_logs
 from tidewatch.otlp.options import InvalidOTLPConfig, OTLPOptions, options_from_section
 from tidewatch.otlp.translate import AppendResult, LabelCache, Translated, append, translate
 from tidewatch.web.services import Services
@@ -46,7 +51,35 @@ class OTLPAPI:
         return self._options_for[1]
 
     def routes(self) -> list[web.RouteDef]:
-        return [web.post("/api/v1/otlp/v1/metrics", self.metrics)]
+        return [
+            web.post("/api/v1/otlp/v1/metrics", self.metrics),
+            web.post("/otlp/v1/logs", self.logs),
+            web.post("/api/v1/otlp/v1/logs", self.logs),
+        ]
+
+    async def logs(self, request: web.Request) -> web.Response:
+        content_type = request.headers.get("Content-Type", "")
+        media = media_type(content_type)
+        if media is None:
+            return _text(400, f"content type: {content_type} is not supported")
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge as exc:
+            return _text(413, f"request body too large: {exc.text or 'over the server limit'}")
+        store = self.s.log_store
+
+        def run() -> tuple[int, str]:
+            streams = translate_logs(decode_logs_request(body, media))
+            result = store.push(streams)
+            return result.status, result.message
+
+        try:
+            status, message = await asyncio.to_thread(run)
+        except InvalidOTLP as exc:
+            return _text(400, str(exc))
+        if status == 204:
+            return web.Response(status=204)
+        return _text(status, message)
 
     async def metrics(self, request: web.Request) -> web.Response:
         content_type = request.headers.get("Content-Type", "")
