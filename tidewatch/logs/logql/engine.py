@@ -9,8 +9,9 @@ sums, the rest from per-window slices. Instant vectors travel as
 
 from __future__ import annotations
 
+import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,9 +23,10 @@ from tidewatch.logs.logql.aggregate import range_values, vector_aggregate
 from tidewatch.logs.logql.binops import binary_op, label_replace
 from tidewatch.logs.logql.parser import ParseError, parse_expr
 from tidewatch.logs.logql.pipeline import ERROR, Pipeline, PipelineError, label_filter, unwrap_value
-from tidewatch.logs.logql.store import LogReader
+from tidewatch.logs.logql.projection import Projection, projection_for
+from tidewatch.logs.logql.store import LogReader, StreamChunk
 from tidewatch.logs.logql.values import F64, I64, QueryError, Scalar, Vec
-from tidewatch.matcher import MatchType
+from tidewatch.matcher import Matcher, MatchType
 
 DEFAULT_LIMIT = 100
 
@@ -82,6 +84,86 @@ def _pipeline_error(labels: Labels) -> QueryError:
         'To skip all potential errors you can match empty errors.(e.g __error__="")\n'
         'The label filter can also be specified after unwrap. (e.g | unwrap latency | __error__="" )\n'
     )
+
+
+def _select(
+    store: LogReader, matchers: list[Matcher], start_ns: int, end_ns: int, pipeline: Pipeline
+) -> Iterator[StreamChunk]:
+    """The store's chunks, with the pipeline's leading line filters handed down when the
+    store can apply them over whole chunks."""
+    if pipeline.leading and getattr(store, "accepts_line_filters", False):
+        chunks: Iterator[StreamChunk] = store.select(  # type: ignore[call-arg]
+            matchers, start_ns, end_ns, line_filters=pipeline.leading
+        )
+        return chunks
+    return iter(store.select(matchers, start_ns, end_ns))
+
+
+class _ProjectedError(Exception):
+    """A projected evaluation met a pipeline error."""
+
+
+def _line_bytes(lines: list[str]) -> F64:
+    return np.fromiter(
+        (len(x) if x.isascii() else len(x.encode()) for x in lines), np.float64, len(lines)
+    )
+
+
+class _Groups:
+    """Kept entries' times (and values) per label set, gathered a chunk at a time with
+    numpy: one array per group and chunk, never a Python object per entry."""
+
+    def __init__(self) -> None:
+        self.ids: dict[Labels, int] = {}
+        self.ts: list[list[I64]] = []
+        self.vals: list[list[F64]] = []
+
+    def _append(self, gid: int, ts: I64, vals: F64 | None) -> None:
+        while len(self.ts) <= gid:
+            self.ts.append([])
+            self.vals.append([])
+        self.ts[gid].append(ts)
+        if vals is not None:
+            self.vals[gid].append(vals)
+
+    def add(self, labels: list[Labels], uniform: Labels | None, ts: I64, vals: F64 | None) -> None:
+        ids = self.ids
+        if uniform is not None:
+            self._append(ids.setdefault(uniform, len(ids)), ts, vals)
+            return
+        for lb in dict.fromkeys(labels):
+            ids.setdefault(lb, len(ids))
+        gids = np.fromiter(map(ids.__getitem__, labels), np.int64, len(labels))
+        first = int(gids[0])
+        if bool((gids == first).all()):
+            self._append(first, ts, vals)
+            return
+        order = np.argsort(gids, kind="stable")
+        sorted_ids = gids[order]
+        cuts = np.flatnonzero(sorted_ids[1:] != sorted_ids[:-1]) + 1
+        bounds = [0, *cuts.tolist(), len(order)]
+        for a, b in itertools.pairwise(bounds):
+            sel = order[a:b]
+            self._append(int(sorted_ids[a]), ts[sel], vals[sel] if vals is not None else None)
+
+    def series(self) -> list[tuple[Labels, I64, F64]]:
+        """Per group: labels, times ascending, values in the same order."""
+        out: list[tuple[Labels, I64, F64]] = []
+        for lb, gid in self.ids.items():
+            parts = self.ts[gid]
+            t_arr = parts[0] if len(parts) == 1 else np.concatenate(parts)
+            vparts = self.vals[gid]
+            if vparts:
+                v_arr = vparts[0] if len(vparts) == 1 else np.concatenate(vparts)
+            else:
+                v_arr = np.zeros(0, dtype=np.float64)
+            if len(t_arr) > 1 and bool(np.any(t_arr[1:] < t_arr[:-1])):
+                order = np.argsort(t_arr, kind="stable")
+                t_arr = t_arr[order]
+                if len(v_arr):
+                    v_arr = v_arr[order]
+            out.append((lb, t_arr, v_arr))
+        return out
 
 
 class LogQLEngine:
@@ -170,7 +252,7 @@ class LogQLEngine:
         pipeline = self._pipeline(q.stages)
         forward = direction.lower() == "forward"
         by_labels: dict[Labels, list[tuple[int, str]]] = {}
-        for chunk in store.select(q.matchers, start_ns, end_ns):
+        for chunk in _select(store, q.matchers, start_ns, end_ns, pipeline):
             self._count(chunk.lines)
             p = pipeline.process(chunk)
             ts = chunk.ts.tolist()
@@ -189,7 +271,7 @@ class LogQLEngine:
 
     def _count(self, lines: list[str]) -> None:
         self.stats.lines_processed += len(lines)
-        self.stats.bytes_processed += sum(len(x) for x in lines)
+        self.stats.bytes_processed += sum(map(len, lines))
 
     def _pipeline(self, stages: list[ast.Stage]) -> Pipeline:
         try:
@@ -209,7 +291,7 @@ class LogQLEngine:
         if isinstance(expr, ast.RangeAggregation):
             return self._range(store, expr, steps)
         if isinstance(expr, ast.VectorAggregation):
-            inner = self._eval(store, expr.expr, steps)
+            inner = self._aggregation_input(store, expr, steps)
             if isinstance(inner, Scalar):
                 raise QueryError(f"unexpected scalar in {expr.op} aggregation")
             return vector_aggregate(expr, inner)
@@ -224,11 +306,35 @@ class LogQLEngine:
             return label_replace(expr, inner)
         raise QueryError("log query is not a metric query")
 
-    def _range(self, store: LogReader, node: ast.RangeAggregation, steps: I64) -> Vec:
+    def _aggregation_input(
+        self, store: LogReader, expr: ast.VectorAggregation, steps: I64
+    ) -> Vec | Scalar:
+        """The aggregation's input; projected (see :mod:`.projection`) when it allows."""
+        projection = projection_for(expr)
+        if projection is None or not isinstance(expr.expr, ast.RangeAggregation):
+            return self._eval(store, expr.expr, steps)
+        lines, nbytes = self.stats.lines_processed, self.stats.bytes_processed
+        try:
+            return self._range(store, expr.expr, steps, projection)
+        except _ProjectedError:
+            # A pipeline error: evaluate again unprojected, for the series Loki names.
+            self.stats.lines_processed, self.stats.bytes_processed = lines, nbytes
+            return self._eval(store, expr.expr, steps)
+
+    def _range(
+        self,
+        store: LogReader,
+        node: ast.RangeAggregation,
+        steps: I64,
+        projection: Projection | None = None,
+    ) -> Vec:
         r = node.range
         ends = steps - r.offset_ns
         starts = ends - r.range_ns
-        pipeline = self._pipeline(r.query.stages)
+        try:
+            pipeline = Pipeline(r.query.stages, projection)
+        except (PipelineError, ValueError) as exc:
+            raise QueryError(str(exc)) from None
         unwrap = r.unwrap
         post: list[Callable[..., bool]] = []
         if unwrap is not None:
@@ -237,22 +343,25 @@ class LogQLEngine:
             except ValueError as exc:
                 raise QueryError(str(exc)) from None
         grouping = node.grouping
-        series_ts: dict[Labels, list[int]] = {}
-        series_vals: dict[Labels, list[float]] = {}
+        groups = _Groups()
         want_bytes = node.op in ("bytes_over_time", "bytes_rate")
-        for chunk in store.select(r.query.matchers, int(starts.min()) + 1, int(ends.max()) + 1):
+        t_lo, t_hi = int(starts.min()) + 1, int(ends.max()) + 1
+        for chunk in _select(store, r.query.matchers, t_lo, t_hi, pipeline):
             self._count(chunk.lines)
-            ts = chunk.ts.tolist()
             if unwrap is None:
                 p = pipeline.process(chunk)
-                for k, i in enumerate(p.index):
-                    lb = p.labels[k]
-                    series_ts.setdefault(lb, []).append(ts[i])
-                    if want_bytes:
-                        series_vals.setdefault(lb, []).append(float(len(p.lines[k].encode())))
+                if not p.index:
+                    continue
+                kept_ts = chunk.ts[np.asarray(p.index, dtype=np.intp)]
+                sizes = _line_bytes(p.lines) if want_bytes else None
+                groups.add(p.labels, p.uniform, kept_ts, sizes)
                 continue
+            ts = chunk.ts.tolist()
             p = pipeline.process(chunk, keep_entries=True)
             assert p.entries is not None
+            u_labels: list[Labels] = []
+            u_ts: list[int] = []
+            u_vals: list[float] = []
             for k, i in enumerate(p.index):
                 e = p.entries[k]
                 v = unwrap_value(e, unwrap)
@@ -268,28 +377,31 @@ class LogQLEngine:
                             lbls.pop(name, None)
                     else:
                         lbls = {n: lbls[n] for n in grouping.labels if n in lbls}
-                lb = tuple(sorted(lbls.items()))
-                series_ts.setdefault(lb, []).append(ts[i])
-                series_vals.setdefault(lb, []).append(v)
+                u_labels.append(tuple(sorted(lbls.items())))
+                u_ts.append(ts[i])
+                u_vals.append(v)
+            if u_labels:
+                groups.add(
+                    u_labels,
+                    None,
+                    np.asarray(u_ts, dtype=np.int64),
+                    np.asarray(u_vals, dtype=np.float64),
+                )
+        series = groups.series()
         if node.op == "absent_over_time":
-            return self._absent(node, series_ts, starts, ends)
+            return self._absent(node, [t for _, t, _ in series], starts, ends)
         labels: list[Labels] = []
         rows: list[F64] = []
         masks: list[npt.NDArray[np.bool_]] = []
-        for lb, tlist in series_ts.items():
-            t_arr = np.asarray(tlist, dtype=np.int64)
-            v_arr = np.asarray(series_vals.get(lb, ()), dtype=np.float64)
-            if len(t_arr) > 1 and np.any(np.diff(t_arr) < 0):
-                order = np.argsort(t_arr, kind="stable")
-                t_arr = t_arr[order]
-                if len(v_arr):
-                    v_arr = v_arr[order]
+        for lb, t_arr, v_arr in series:
             lo = np.searchsorted(t_arr, starts, side="right")
             hi = np.searchsorted(t_arr, ends, side="right")
             values, present = range_values(node, t_arr, v_arr, lo, hi, starts, ends)
             if not present.any():
                 continue
             if ERROR in dict(lb):
+                if projection is not None:
+                    raise _ProjectedError
                 raise _pipeline_error(lb)
             labels.append(lb)
             rows.append(values)
@@ -300,11 +412,10 @@ class LogQLEngine:
         return Vec(labels, np.vstack(rows), np.vstack(masks))
 
     def _absent(
-        self, node: ast.RangeAggregation, series_ts: dict[Labels, list[int]], starts: I64, ends: I64
+        self, node: ast.RangeAggregation, series_ts: list[I64], starts: I64, ends: I64
     ) -> Vec:
         any_present = np.zeros(len(starts), dtype=bool)
-        for tlist in series_ts.values():
-            t_arr = np.sort(np.asarray(tlist, dtype=np.int64))
+        for t_arr in series_ts:
             lo = np.searchsorted(t_arr, starts, side="right")
             hi = np.searchsorted(t_arr, ends, side="right")
             any_present |= hi > lo

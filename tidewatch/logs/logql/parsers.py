@@ -124,7 +124,20 @@ def _parse_json_fast(line: str) -> list[tuple[str, str]] | None:
         return None
     if line.count('":') != n_keys:
         return None  # a duplicate key, spaced colons, or '":' inside a string
+    if line.count('"') != _quote_count(doc):
+        return None  # a duplicate key written as '"k" :' (its quotes are extra)
     return out
+
+
+def _quote_count(v: Any) -> int:
+    """Quote characters a document's strings take when written without escapes."""
+    if isinstance(v, str):
+        return 2 + v.count('"')
+    if isinstance(v, dict):
+        return sum(2 + k.count('"') + _quote_count(x) for k, x in v.items())
+    if isinstance(v, list):
+        return sum(_quote_count(x) for x in v)
+    return 0
 
 
 def parse_json_all(line: str) -> list[tuple[str, str]]:

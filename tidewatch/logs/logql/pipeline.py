@@ -31,6 +31,7 @@ from tidewatch.logs.logql.parsers import (
     sanitize_key,
 )
 from tidewatch.logs.logql.patterns import compile_pattern, pattern_captures, pattern_test
+from tidewatch.logs.logql.projection import JsonProjector, Projection, json_kernel_names
 from tidewatch.logs.logql.store import StreamChunk
 from tidewatch.logs.logql.template_funcs import LineContext, loki_funcs
 from tidewatch.logs.logql.units import go_parse_duration_ns, parse_bytes
@@ -446,6 +447,7 @@ class Processed:
     lines: list[str]
     labels: list[Labels]
     entries: list[Entry] | None = None  # kept for sample extraction
+    uniform: Labels | None = None  # set when every kept entry has these labels
 
 
 def _base_labels(stream: Labels, meta: Labels) -> tuple[dict[str, str], set[str]]:
@@ -458,8 +460,15 @@ def _base_labels(stream: Labels, meta: Labels) -> tuple[dict[str, str], set[str]
     return d, names
 
 
+def _sorted_labels(labels: dict[str, str]) -> Labels:
+    return tuple(sorted(labels.items()))
+
+
 class Pipeline:
-    def __init__(self, stages: Sequence[ast.Stage]) -> None:
+    """``projection`` (metric queries under a ``sum``): the final labels of each entry
+    are cut down to what the query's result can show, see :mod:`.projection`."""
+
+    def __init__(self, stages: Sequence[ast.Stage], projection: Projection | None = None) -> None:
         n_lead = 0
         while n_lead < len(stages) and isinstance(stages[n_lead], ast.LineFilter):
             n_lead += 1
@@ -470,6 +479,12 @@ class Pipeline:
         # Build leading filters once too, so a bad ip() or pattern fails at build time.
         for f in self.leading:
             line_filter_pred(f)
+        self.projection = projection
+        self._finish: Callable[[dict[str, str]], Labels] = (
+            projection.apply if projection is not None else _sorted_labels
+        )
+        names = json_kernel_names(stages[n_lead:], projection)
+        self._json = JsonProjector(names) if names is not None else None
 
     @property
     def filters_only(self) -> bool:
@@ -478,24 +493,17 @@ class Pipeline:
     def process(self, chunk: StreamChunk, keep_entries: bool = False) -> Processed:
         lines = chunk.lines
         idx = list(range(len(lines)))
-        for f in self.leading:
+        for f in self.leading[chunk.filtered :] if chunk.filtered else self.leading:
             if not idx:
                 break
             idx = batch_line_filter(f, lines, idx)
         meta = chunk.metadata
+        if meta is not None and not any(meta):
+            meta = None
         if not self.stages and not keep_entries:
-            if meta is None:
-                return Processed(idx, [lines[i] for i in idx], [chunk.labels] * len(idx))
-            cache: dict[Labels, Labels] = {}
-            out_labels: list[Labels] = []
-            for i in idx:
-                m = meta[i]
-                lb = cache.get(m)
-                if lb is None:
-                    d, _ = _base_labels(chunk.labels, m)
-                    lb = cache[m] = tuple(sorted(d.items()))
-                out_labels.append(lb)
-            return Processed(idx, [lines[i] for i in idx], out_labels)
+            return self._filters_only(chunk, idx, meta)
+        if self._json is not None and meta is None and not keep_entries:
+            return self._json_projected(chunk, idx, self._json)
         stream = dict(chunk.labels)
         base_cache: dict[Labels, tuple[dict[str, str], set[str]]] = {}
         kept_idx: list[int] = []
@@ -504,6 +512,7 @@ class Pipeline:
         kept_entries: list[Entry] = []
         ts = chunk.ts.tolist()
         stages = self.stages
+        finish = self._finish
         empty_meta: Labels = ()
         for i in idx:
             m = meta[i] if meta is not None else empty_meta
@@ -523,8 +532,70 @@ class Pipeline:
             if keep_entries:
                 kept_entries.append(e)
             else:
-                kept_labels.append(tuple(sorted(e.labels.items())))
+                kept_labels.append(finish(e.labels))
         return Processed(kept_idx, kept_lines, kept_labels, kept_entries if keep_entries else None)
+
+    def _filters_only(
+        self, chunk: StreamChunk, idx: list[int], meta: list[Labels] | None
+    ) -> Processed:
+        lines = chunk.lines
+        if meta is None:
+            lb = chunk.labels
+            if self.projection is not None:
+                lb = self.projection.apply_labels(lb)
+            return Processed(idx, [lines[i] for i in idx], [lb] * len(idx), uniform=lb)
+        cache: dict[Labels, Labels] = {}
+        out_labels: list[Labels] = []
+        for i in idx:
+            m = meta[i]
+            got = cache.get(m)
+            if got is None:
+                d, _ = _base_labels(chunk.labels, m)
+                got = cache[m] = self._finish(d)
+            out_labels.append(got)
+        return Processed(idx, [lines[i] for i in idx], out_labels)
+
+    def _json_projected(self, chunk: StreamChunk, idx: list[int], proj: JsonProjector) -> Processed:
+        lines = chunk.lines
+        filters = self.stages[1:]  # label filters only (see json_kernel_names)
+        parsed, slow = proj.project(chunk.labels, lines, idx, with_stream=not filters)
+        stream = dict(chunk.labels)
+        ts = chunk.ts.tolist()
+        finish = self._finish
+        labels: list[Labels | None] = parsed
+        if slow:
+            for pos in slow:
+                i = idx[pos]
+                e = Entry(lines[i], ts[i], dict(stream), stream, set())
+                for st in self.stages:
+                    if not st(e):
+                        labels[pos] = None
+                        break
+                else:
+                    labels[pos] = finish(e.labels)
+            slow_set = set(slow)
+        if filters:
+            no_meta: set[str] = set()
+            for pos, i in enumerate(idx):
+                pairs = parsed[pos]
+                if pairs is None or (slow and pos in slow_set):
+                    continue
+                d = dict(stream)
+                d.update(pairs)
+                e = Entry(lines[i], ts[i], d, stream, no_meta)
+                for st in filters:
+                    if not st(e):
+                        labels[pos] = None
+                        break
+                else:
+                    labels[pos] = finish(e.labels)
+        if not filters and not slow:
+            out: list[Labels] = labels  # type: ignore[assignment]  # no None left
+            return Processed(idx, [lines[i] for i in idx], out)
+        kept = [pos for pos, lb in enumerate(labels) if lb is not None]
+        kept_idx = [idx[pos] for pos in kept]
+        kept_labels: list[Labels] = [labels[pos] for pos in kept]  # type: ignore[misc]
+        return Processed(kept_idx, [lines[i] for i in kept_idx], kept_labels)
 
 
 def unwrap_value(e: Entry, unwrap: ast.Unwrap) -> float | None:

@@ -26,13 +26,19 @@ class StreamChunk:
     ts: I64
     lines: list[str]
     metadata: list[Labels] | None = None  # one (possibly empty) label set per entry
+    # How many of the query's leading line filters the reader already applied (exactly).
+    filtered: int = 0
 
 
 class LogReader(Protocol):
     def select(
         self, matchers: Sequence[Matcher], start_ns: int, end_ns: int
     ) -> Iterator[StreamChunk]:
-        """Entries with ``start_ns <= ts < end_ns`` of every stream matching all ``matchers``."""
+        """Entries with ``start_ns <= ts < end_ns`` of every stream matching all ``matchers``.
+
+        A reader whose ``accepts_line_filters`` is true also takes ``line_filters=``
+        (the query's leading line filters) and may apply a prefix of them itself,
+        saying how many in each chunk's ``filtered``."""
         ...
 
 

@@ -48,6 +48,22 @@ class ChunkRef:
     compacted: bool = False  # rewritten by compaction (merged, stronger compression)
 
 
+class _Lane:
+    """The segment a kind of chunk is being appended to."""
+
+    def __init__(self) -> None:
+        self.current = -1
+        self.file: BinaryIO | None = None
+        self.size = 0
+        self.dirty = False
+
+    def close(self) -> None:
+        if self.file is not None:
+            os.fsync(self.file.fileno())
+            self.file.close()
+            self.file = None
+
+
 class ChunkSegments:
     def __init__(self, directory: Path, segment_bytes: int, level: int, compact_level: int) -> None:
         self.dir = directory
@@ -58,10 +74,10 @@ class ChunkSegments:
         self._cctx = zstandard.ZstdCompressor(level=level, write_checksum=True)
         self._cctx_compact = zstandard.ZstdCompressor(level=compact_level, write_checksum=True)
         self._lock = threading.Lock()
-        self._current = -1
-        self._file: BinaryIO | None = None
-        self._size = 0
-        self._dirty = False
+        # Head cuts and compaction results go to different segments: a head segment
+        # dies whole once compaction has rewritten its chunks (deleted, never copied),
+        # and compacted segments stay dense.
+        self._lanes = (_Lane(), _Lane())
         self._readers: dict[int, BinaryIO] = {}
         self._local = threading.local()
         # Segment numbers are never reused, so a (segment, offset) names one chunk forever.
@@ -149,37 +165,31 @@ class ChunkSegments:
         payload = _U32.pack(len(hb)) + hb + body
         rec = frame(payload)
         with self._lock:
-            if self._file is None or (
-                self._size > 0 and self._size + len(rec) > self.segment_bytes
-            ):
-                self._open_next_locked()
-            assert self._file is not None
-            offset = self._size
-            self._file.write(rec)
-            self._size += len(rec)
-            self._dirty = True
-            seg = self._current
+            lane = self._lanes[1 if replaces else 0]
+            if lane.file is None or (lane.size > 0 and lane.size + len(rec) > self.segment_bytes):
+                self._open_next_locked(lane)
+            assert lane.file is not None
+            offset = lane.size
+            lane.file.write(rec)
+            lane.size += len(rec)
+            lane.dirty = True
+            seg = lane.current
         return _ref_from_header(header, seg, offset, len(rec))
 
-    def _open_next_locked(self) -> None:
-        if self._file is not None:
-            os.fsync(self._file.fileno())
-            self._file.close()
-        self._current = self._next_seg
+    def _open_next_locked(self, lane: _Lane) -> None:
+        lane.close()
+        lane.current = self._next_seg
         self._next_seg += 1
-        self._file = open(self.path(self._current), "ab", buffering=0)  # noqa: SIM115
-        self._size = 0
-        self._dirty = False
+        lane.file = open(self.path(lane.current), "ab", buffering=0)  # noqa: SIM115
+        lane.size = 0
+        lane.dirty = False
 
     def sync(self) -> None:
         with self._lock:
-            if self._file is not None and self._dirty:
-                os.fsync(self._file.fileno())
-                self._dirty = False
-
-    @property
-    def current(self) -> int:
-        return self._current
+            for lane in self._lanes:
+                if lane.file is not None and lane.dirty:
+                    os.fsync(lane.file.fileno())
+                    lane.dirty = False
 
     # -- reading -------------------------------------------------------------------
     def reader(self, seg: int) -> BinaryIO:
@@ -216,10 +226,9 @@ class ChunkSegments:
     def seal(self, seg: int) -> None:
         """Stop appending to ``seg``: the next chunk opens a new segment."""
         with self._lock:
-            if seg == self._current and self._file is not None:
-                os.fsync(self._file.fileno())
-                self._file.close()
-                self._file = None
+            for lane in self._lanes:
+                if seg == lane.current:
+                    lane.close()
 
     def copy_live(self, seg: int, keep: list[ChunkRef]) -> tuple[int, list[int]]:
         """Copy ``keep`` (chunks of the sealed segment ``seg``) into a new segment, without
@@ -244,9 +253,9 @@ class ChunkSegments:
 
     def delete(self, seg: int) -> None:
         with self._lock:
-            if seg == self._current and self._file is not None:
-                self._file.close()
-                self._file = None
+            for lane in self._lanes:
+                if seg == lane.current:
+                    lane.close()
             self._readers.pop(seg, None)
             segs = self.segments()
             if segs and seg == segs[-1]:
@@ -262,10 +271,8 @@ class ChunkSegments:
 
     def close(self) -> None:
         with self._lock:
-            if self._file is not None:
-                os.fsync(self._file.fileno())
-                self._file.close()
-                self._file = None
+            for lane in self._lanes:
+                lane.close()
             for f in self._readers.values():
                 f.close()
             self._readers.clear()

@@ -15,6 +15,7 @@ import numpy.typing as npt
 import orjson
 
 from tidewatch.labels import Labels
+from tidewatch.logs.store.linefilter import BlobFilter, filter_lines
 from tidewatch.logs.store.memsearch import find_all
 
 I64 = npt.NDArray[np.int64]
@@ -136,6 +137,29 @@ def decode_columns_containing(
     if not lines:
         return np.zeros(0, np.int64), [], None
     rows = np.asarray(row_list, dtype=np.intp)
+    ts_all, _, md_all = _decode_ts_and_metadata(buf, n, flags, stop)
+    md = [md_all[i] for i in rows.tolist()] if md_all is not None else None
+    return ts_all[rows], lines, md
+
+
+def decode_columns_filtered(
+    raw: bytes, f: BlobFilter
+) -> tuple[I64, list[str], list[Labels] | None] | None:
+    """The entries whose line passes every filter of ``f``, found over the joined blob
+    (see :mod:`.linefilter`); None when the lines are not stored joined."""
+    buf = memoryview(raw)
+    n, flags = _HEAD.unpack_from(buf, 0)
+    if not n:
+        return np.zeros(0, np.int64), [], None
+    if not flags & FLAG_JOINED:
+        return None
+    pos = _HEAD.size + 8 * n
+    (blen,) = _U32.unpack_from(buf, pos)
+    start = pos + 4
+    stop = start + blen
+    rows, lines = filter_lines(raw, start, stop, n, f)
+    if not lines:
+        return np.zeros(0, np.int64), [], None
     ts_all, _, md_all = _decode_ts_and_metadata(buf, n, flags, stop)
     md = [md_all[i] for i in rows.tolist()] if md_all is not None else None
     return ts_all[rows], lines, md

@@ -54,3 +54,34 @@ def find_all(buf: bytes, start: int, stop: int, needle: bytes, limit: int) -> li
             return None
         pos = at + 1
     return hits
+
+
+def line_hits(buf: bytes, start: int, stop: int, needle: bytes) -> list[int]:
+    """Offsets of the first ``needle`` in each line of ``buf[start:stop]`` that has one
+    (lines end at ``\n``): after a hit the search resumes at the next line."""
+    hits: list[int] = []
+    n = len(needle)
+    find_nl = buf.find
+    if _memmem is None:
+        find = buf.find
+        at = find(needle, start, stop)
+        while at != -1:
+            hits.append(at)
+            nl = find_nl(b"\n", at + n, stop)
+            if nl == -1:
+                break
+            at = find(needle, nl + 1, stop)
+        return hits
+    base = ctypes.cast(ctypes.c_char_p(buf), ctypes.c_void_p).value or 0
+    pos = start
+    while stop - pos >= n:
+        found = _memmem(base + pos, stop - pos, needle, n)
+        if not found:
+            break
+        at = found - base
+        hits.append(at)
+        nl = find_nl(b"\n", at + n, stop)
+        if nl == -1:
+            break
+        pos = nl + 1
+    return hits

@@ -45,14 +45,14 @@ class LogStoreOptions:
     compression_level: int = 1  # zstd: on JSON logs level 1 is as small as 3, and 1.5x faster
     # Compaction (in maintain): merge a stream's chunks into ~compact_target_bytes ones,
     # recompressed at compact_level; at most compact_budget_bytes of raw lines per round.
-    compact_level: int = 7
+    compact_level: int = 8  # on JSON logs: ~0.13 of raw at 1 MB, about as fast as 7
     compact_target_bytes: int = 1 << 20
     compact_budget_bytes: int = 64 << 20
     chunk_segment_bytes: int = 64 << 20
     # WAL: 0 = fsync before every push is acknowledged; else fsync this often.
     wal_sync_interval_ms: int = 1000
     # Checkpoint once the WAL is larger than this and than twice the heads' bytes.
-    wal_checkpoint_bytes: int = 64 << 20
+    wal_checkpoint_bytes: int = 16 << 20
     # Retention: 0 = keep forever.
     retention_ns: int = 0
     retention_stream: list[StreamRetention] = field(default_factory=list)

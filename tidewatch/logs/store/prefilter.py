@@ -13,6 +13,7 @@ from typing import Any
 
 from tidewatch.logs.logql import ast
 from tidewatch.logs.logql.store import StreamChunk
+from tidewatch.logs.store.linefilter import FilterMemo
 from tidewatch.matcher import Matcher
 
 
@@ -49,15 +50,29 @@ def required_literals(expr: ast.Expr) -> list[str]:
 
 
 class PrefilterReader:
-    """A ``LogReader`` over the store that asks it for lines holding ``literals`` only."""
+    """A ``LogReader`` over the store that asks it for lines holding ``literals`` only.
+    When the engine hands down the query's line filters, the store applies those
+    exactly instead (they cover the literals)."""
+
+    accepts_line_filters = True
 
     def __init__(self, store: Any, literals: list[str]) -> None:
         self.store = store
         self.literals = literals
+        self.memo = FilterMemo()
 
     def select(
-        self, matchers: Sequence[Matcher], start_ns: int, end_ns: int
+        self,
+        matchers: Sequence[Matcher],
+        start_ns: int,
+        end_ns: int,
+        line_filters: Sequence[ast.LineFilter] = (),
     ) -> Iterator[StreamChunk]:
+        if line_filters and getattr(self.store, "accepts_line_filters", False):
+            found: Iterator[StreamChunk] = self.store.select(
+                matchers, start_ns, end_ns, line_filters=line_filters, filter_memo=self.memo
+            )
+            return found
         result: Iterator[StreamChunk] = self.store.select(
             matchers, start_ns, end_ns, contains=self.literals
         )
@@ -65,11 +80,15 @@ class PrefilterReader:
 
 
 def reader_for(store: Any, query: str) -> Any:
-    """The store itself, or a pre-filtering view when the query has leading literals."""
+    """A pre-filtering view of the store for one query (the store itself when it can
+    neither pre-filter nor take line filters)."""
     from tidewatch.logs.logql.parser import ParseError, parse_expr
 
     try:
         literals = required_literals(parse_expr(query))
     except ParseError:
         return store  # the engine reports the error
-    return PrefilterReader(store, literals) if literals else store
+    if not literals and not getattr(store, "accepts_line_filters", False):
+        return store
+    # One reader per query: it carries the query's memo of filtered chunk reads.
+    return PrefilterReader(store, literals)

@@ -26,12 +26,19 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import numpy as np
 
 from tidewatch.labels import Labels
+from tidewatch.logs.logql import ast
 from tidewatch.logs.logql.store import StreamChunk
 from tidewatch.logs.store.chunks import ChunkRef, ChunkSegments
-from tidewatch.logs.store.columns import decode_columns, decode_columns_containing
+from tidewatch.logs.store.columns import (
+    decode_columns,
+    decode_columns_containing,
+    decode_columns_filtered,
+)
 from tidewatch.logs.store.deletes import DeleteRequests
 from tidewatch.logs.store.gotime import go_string, rfc3339
 from tidewatch.logs.store.index import LabelIndex
+from tidewatch.logs.store.linefilter import BlobFilter, FilterMemo
+from tidewatch.logs.store.linefilter import plan as plan_line_filters
 from tidewatch.logs.store.options import LogStoreOptions
 from tidewatch.logs.store.stream_labels import (
     ParsedStream,
@@ -67,7 +74,8 @@ Subscriber = Callable[[list[StreamChunk]], None]
 _Planned = tuple[ChunkRef, BinaryIO]
 INT64_MAX = (1 << 63) - 1
 INT64_MIN = -(1 << 63)
-MAINTAIN_INTERVAL_S = 15.0
+MAX_COMPACTION_DEFERRALS = 6
+MAINTAIN_INTERVAL_S = 5.0  # compaction keeps pace with ingest in budget-sized rounds
 
 
 @dataclass
@@ -111,6 +119,8 @@ class _Stream:
 
 
 class LogStore:
+    accepts_line_filters = True  # select() applies leading line filters (LogReader)
+
     def __init__(self, path: str | Path, options: LogStoreOptions | None = None) -> None:
         self.path = Path(path)
         self.options = options or LogStoreOptions()
@@ -125,6 +135,8 @@ class LogStore:
         self._cache: OrderedDict[tuple[int, int], bytes] = OrderedDict()
         self._cache_bytes = 0
         self._cache_lock = threading.Lock()
+        self._active_reads = 0  # select() generators in progress
+        self._compaction_deferred = 0
         o = self.options
         self._limiter = RateLimiter(o.ingestion_rate_mb * 1e6, o.ingestion_burst_size_mb * 1e6)
         self._stop = threading.Event()
@@ -336,6 +348,8 @@ class LogStore:
         """Entries older than the stream's newest minus the window are refused (Loki's
         unordered writes); exact duplicates of the previous entry are dropped silently."""
         n = len(ts)
+        if n and int(ts[0]) > st.max_ts and bool((ts[1:] > ts[:-1]).all()):
+            return None, None  # the usual push: strictly newer, in order, so no duplicates
         floor = max(st.max_ts, INT64_MIN + window)  # no wrap-around below int64's minimum
         prior = np.maximum.accumulate(np.concatenate(([floor], ts)))[:-1]
         too_old = ts < prior - window
@@ -432,12 +446,35 @@ class LogStore:
         start_ns: int,
         end_ns: int,
         contains: Sequence[str] = (),
+        line_filters: Sequence[ast.LineFilter] = (),
+        filter_memo: FilterMemo | None = None,
+    ) -> Iterator[StreamChunk]:
+        with self._cache_lock:
+            self._active_reads += 1
+        try:
+            yield from self._select(matchers, start_ns, end_ns, contains, line_filters, filter_memo)
+        finally:
+            with self._cache_lock:
+                self._active_reads -= 1
+
+    def _select(
+        self,
+        matchers: Sequence[Matcher],
+        start_ns: int,
+        end_ns: int,
+        contains: Sequence[str],
+        line_filters: Sequence[ast.LineFilter],
+        filter_memo: FilterMemo | None,
     ) -> Iterator[StreamChunk]:
         """Entries with ``start_ns <= ts < end_ns`` of every stream matching ``matchers``;
         each stream's pieces come in time order (LogQL's ``LogReader``). With
         ``contains``, only entries whose line holds every one of those strings (a
-        pre-filter for leading ``|=`` line filters: the pipeline still applies them)."""
-        needles = [x for x in contains if x]
+        pre-filter for leading ``|=`` line filters: the pipeline still applies them).
+        With ``line_filters`` (a query's leading filters), chunks on disk apply the
+        prefix that runs over their joined text (:mod:`.linefilter`) and say so in
+        ``filtered``; ``filter_memo`` lets one query's repeated reads share results."""
+        blob_filter = plan_line_filters(line_filters) if line_filters else None
+        needles = [x for x in contains if x] if blob_filter is None else []
         plan: list[tuple[Labels, list[_Planned], tuple[I64, list[str], list[Labels] | None] | None]]
         plan = []
         with self._lock:
@@ -457,6 +494,13 @@ class LogStore:
         for labels, refs, head in plan:
             pieces: list[StreamChunk] = []
             for r, fh in refs:
+                if blob_filter is not None:
+                    piece = self._filtered_piece(
+                        labels, r, fh, blob_filter, (start_ns, end_ns), filter_memo
+                    )
+                    if piece is not None:
+                        pieces.append(piece)
+                    continue
                 raw = self._read_chunk(r, fh, keep=not needles)
                 if needles:
                     ts, lines, md = decode_columns_containing(raw, needles)
@@ -487,6 +531,35 @@ class LogStore:
                         if not piece.lines:
                             continue
                 yield piece
+
+    def _filtered_piece(
+        self,
+        labels: Labels,
+        ref: ChunkRef,
+        fh: BinaryIO,
+        f: BlobFilter,
+        span: tuple[int, int],
+        memo: FilterMemo | None,
+    ) -> StreamChunk | None:
+        """A chunk's entries in ``span`` that pass ``f``; ``memo`` (one query's) keeps
+        results that kept few lines, as a log query reads a chunk once per window."""
+        key = (ref.segment, ref.offset, f.key)
+        hit = memo.get(key) if memo is not None else None
+        if hit is None:
+            raw = self._read_chunk(ref, fh, keep=False)
+            found = decode_columns_filtered(raw, f)
+            if found is None:  # not stored joined: the pipeline filters line by line
+                ts, lines, md = decode_columns(raw)
+                return _slice(labels, ts, lines, md, *span)
+            ts, lines, md = found
+            if memo is not None:
+                memo.put(key, found, ref.raw_bytes)
+        else:
+            ts, lines, md = hit
+        piece = _slice(labels, ts, lines, md, *span)
+        if piece is not None:
+            piece.filtered = len(f)
+        return piece
 
     def _read_chunk(self, ref: ChunkRef, fh: BinaryIO, keep: bool = True) -> bytes:
         """Decompressed chunk bytes, from the cache when there. Filtered reads do not fill
@@ -615,7 +688,13 @@ class LogStore:
                 self._checkpoint()
             self._apply_retention(now)
             self._process_deletes(now)
-            self._compact(force=False)
+            # Compaction is the one heavy background job: it waits while queries read
+            # (both want the CPU), but never more than a few rounds in a row.
+            if self._active_reads == 0 or self._compaction_deferred >= MAX_COMPACTION_DEFERRALS:
+                self._compaction_deferred = 0
+                self._compact(force=False)
+            else:
+                self._compaction_deferred += 1
 
     def compact(self) -> None:
         """Cut every head, then merge and recompress every stream's chunks now (before
@@ -875,6 +954,12 @@ class LogStore:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        try:
+            # As Loki's ingesters on shutdown: heads become chunks, so the WAL is left
+            # (nearly) empty instead of holding a copy of them.
+            self.flush()
+        except Exception:
+            log.exception("flushing the log store on close failed; the WAL still has it")
         self.chunks.sync()
         self.wal.close()
         self.chunks.close()
@@ -910,7 +995,7 @@ def _slice(
 def _take(c: StreamChunk, idx: Any) -> StreamChunk:
     il = idx.tolist()
     md = [c.metadata[i] for i in il] if c.metadata is not None else None
-    return StreamChunk(c.labels, c.ts[idx], [c.lines[i] for i in il], md)
+    return StreamChunk(c.labels, c.ts[idx], [c.lines[i] for i in il], md, filtered=c.filtered)
 
 
 def _in_time_order(labels: Labels, pieces: list[StreamChunk]) -> list[StreamChunk]:
@@ -933,5 +1018,6 @@ def _in_time_order(labels: Labels, pieces: list[StreamChunk]) -> list[StreamChun
             ts[order],
             [lines[i] for i in ol],
             [md[i] for i in ol] if md is not None else None,
+            filtered=min(p.filtered for p in pieces),
         )
     ]
