@@ -94,3 +94,18 @@ async def test_agent_reload_rejects_bad_remote_write(target: str, tmp_path: Path
             await rx2.stop()
     finally:
         await rx.stop()
+
+
+def test_series_only_storage_batch_append_fixes_unknown_refs() -> None:
+    import numpy as np
+
+    from tidewatch.agent_mode import SeriesOnlyStorage
+
+    storage = SeriesOnlyStorage()
+    labels = [(("__name__", "m"), ("i", str(i))) for i in range(3)]
+    app = storage.appender()
+    refs = np.array([app.append(0, lb, 1, 1.0) for lb in labels], np.int64)
+    batch = np.array([refs[0], 0, 99], np.int64)  # known, never seen, out of range
+    app.append_batch(batch, labels, np.full(3, 2, np.int64), np.ones(3))  # type: ignore[attr-defined]
+    assert batch.tolist() == refs.tolist()  # replaced in place with the right refs
+    assert app.commit().samples == 6 and storage.num_series == 3

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from tidewatch.labels import Labels
 from tidewatch.matcher import Matcher
+from tidewatch.tsdb.encoding import F64, I64
 from tidewatch.tsdb.interface import (
     Appender,
     AppendStats,
@@ -55,6 +58,16 @@ class _RefAppender:
             if known is labels or known == labels:
                 return ref
         return s.ref_of(labels)
+
+    def append_batch(self, refs: I64, labels: Sequence[Labels], ts: I64, vals: F64) -> None:
+        """Many samples at once (a repeat scrape). Series are never dropped here, so
+        every ref handed out stays valid; only unknown refs need their labels looked up
+        (in place in ``refs``, as the TSDB's batch append does)."""
+        self.samples += len(refs)
+        s = self.storage
+        bad = np.flatnonzero((refs <= 0) | (refs >= len(s.labels_of)))
+        for i in bad.tolist():
+            refs[i] = s.ref_of(labels[i])
 
     def append_exemplar(self, ref: int, labels: Labels, exemplar: Exemplar) -> None:
         pass

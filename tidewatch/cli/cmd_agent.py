@@ -6,9 +6,11 @@ FILE is a Promtail config as it is, or a tidewatch.yml whose ``logs:`` section h
 section has ``scrape_configs`` or ``remote_write``, metrics are scraped and forwarded
 with remote write too (queues under ``--data-dir``), with no local queries or storage.
 
-SIGHUP reloads the file (a bad file keeps the running config); SIGINT/SIGTERM stop
-after delivering what was read and saving positions. With ``server.http_listen_port``
-set, ``/metrics`` and ``/ready`` are served there, as by Promtail.
+SIGHUP reloads the file, both sides (a bad file keeps the running config); SIGINT/SIGTERM
+stop after delivering what was read and saving positions. With ``server.http_listen_port``
+set, ``/metrics`` and ``/ready`` are served there, as by Promtail; with
+``--web.listen-address``, the metrics side's ``/metrics``, ``/-/healthy``, ``/-/ready``
+and ``/-/reload`` are served there, as by Prometheus in agent mode.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from tidewatch.agent_mode import MetricsAgent
+from tidewatch.agent_mode.lifecycle import AgentReloader, serve_lifecycle
 from tidewatch.config.errors import ConfigError
 from tidewatch.config.loader import load_config
 from tidewatch.config.model import Config
@@ -77,6 +79,12 @@ def register(sub: Any) -> None:
         dest="data_dir",
         default="data-agent",
         help="where the remote-write queues live (default ./data-agent)",
+    )
+    p.add_argument(
+        "--web.listen-address",
+        dest="web_listen_address",
+        default="",
+        help="host:port for /metrics, /-/ready and /-/reload of the metrics side (default: none)",
     )
     p.add_argument(
         "--log.level", dest="log_level", default="info", choices=["debug", "info", "warn", "error"]
@@ -239,31 +247,44 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
     async def main() -> None:
-        stop, reload = asyncio.Event(), asyncio.Event()
+        stop, logs_reload = asyncio.Event(), asyncio.Event()
+        run_logs = _has_logs(cfg) or args.dry_run
+
+        async def reload_logs() -> None:
+            if run_logs:
+                _apply_flags(load_agent_config(args.config), args)  # refuse a bad file now
+                logs_reload.set()  # run_agent re-reads it
+
+        reloader = AgentReloader(
+            lambda: load_metrics_config(args.config), args.data_dir, also_reload=reload_logs
+        )
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)
         with contextlib.suppress(NotImplementedError, AttributeError):
-            loop.add_signal_handler(signal.SIGHUP, reload.set)
-        metrics_agent = None
-        if metrics_cfg is not None:
-            metrics_agent = MetricsAgent(metrics_cfg, args.data_dir)
-            await metrics_agent.start()
+            loop.add_signal_handler(
+                signal.SIGHUP, lambda: loop.create_task(reloader.reload_logged())
+            )
+        await reloader.start(metrics_cfg)
+        web_runner = None
         try:
-            if _has_logs(cfg) or args.dry_run:
+            if args.web_listen_address:
+                web_runner = await serve_lifecycle(reloader, args.web_listen_address)
+            if run_logs:
                 await run_agent(
                     cfg,
                     stop,
-                    reload=reload,
+                    reload=logs_reload,
                     reload_config=lambda: _apply_flags(load_agent_config(args.config), args),
                     dry_run=args.dry_run,
                 )
             else:
                 await stop.wait()
         finally:
-            if metrics_agent is not None:
-                await metrics_agent.stop()
+            if web_runner is not None:
+                await web_runner.cleanup()
+            await reloader.stop()
 
     try:
         import uvloop

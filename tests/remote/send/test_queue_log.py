@@ -102,3 +102,21 @@ def test_restarted_writer_keeps_refs_of_unsent_series(tmp_path: Path) -> None:
     assert new and new[0][0] not in (ref0, w2.refs[lbl(1)])
     w2.close()
     assert QueueReader(tmp_path).backlog_samples() == 2
+
+
+def test_position_is_saved_lazily_within_a_segment(tmp_path: Path) -> None:
+    w = QueueWriter(tmp_path)
+    write(w, [0], 1000)
+    r = QueueReader(tmp_path, save_interval_s=3600)
+    r.read()
+    r.commit(Position(*r.pos.as_tuple()))  # the first commit is always saved
+    write(w, [0], 2000)
+    r.read()
+    r.commit(Position(*r.pos.as_tuple()))  # within the interval: only in memory
+    _, got = read_all(QueueReader(tmp_path))
+    assert [t for _, t in got] == [2000]  # a crash now re-sends it: at-least-once
+    r.save()  # what a clean stop does
+    write(w, [0], 3000)
+    w.close()
+    _, got = read_all(QueueReader(tmp_path))
+    assert [t for _, t in got] == [3000]

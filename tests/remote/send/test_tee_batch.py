@@ -38,8 +38,25 @@ def test_append_batch_is_stored_and_forwarded(tmp_path: Path) -> None:
     )
     app.commit()
 
-    assert manager.enqueued[-1] == (refs.tolist(), lbls, [2000] * 3, [2.0, 3.0, 4.0])
-    series = db.querier().select([Matcher(MatchType.EQUAL, "__name__", "m")], 0, 3000)
+    got_refs, got_labels, got_ts, got_vals = manager.enqueued[-1]
+    assert np.asarray(got_refs).tolist() == refs.tolist() and list(got_labels) == lbls
+    assert np.asarray(got_ts).tolist() == [2000] * 3
+    assert np.asarray(got_vals).tolist() == [2.0, 3.0, 4.0]
+
+    # Single appends and batches in one commit keep their call order.
+    app = storage.appender()
+    app.append(int(refs[0]), lbls[0], 3000, 5.0)
+    app.append_batch(  # type: ignore[attr-defined]
+        refs[1:], lbls[1:], np.full(2, 3000, np.int64), np.array([6.0, 7.0])
+    )
+    app.append(int(refs[0]), lbls[0], 3500, 8.0)
+    app.commit()
+    got_refs, got_labels, got_ts, got_vals = manager.enqueued[-1]
+    assert np.asarray(got_refs).tolist() == [*refs.tolist(), int(refs[0])]
+    assert list(got_labels) == [*lbls, lbls[0]]
+    assert np.asarray(got_ts).tolist() == [3000, 3000, 3000, 3500]
+    assert np.asarray(got_vals).tolist() == [5.0, 6.0, 7.0, 8.0]
+    series = db.querier().select([Matcher(MatchType.EQUAL, "__name__", "m")], 0, 2000)
     assert [s.values.tolist() for s in series] == [[1.0, 2.0], [1.0, 3.0], [1.0, 4.0]]
     db.close()
 

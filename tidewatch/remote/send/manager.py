@@ -29,6 +29,8 @@ from tidewatch.tsdb.interface import (
 )
 
 log = logging.getLogger(__name__)
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
 
 
 class RemoteWriteManager:
@@ -102,13 +104,14 @@ class RemoteWriteManager:
 
     def enqueue(
         self,
-        refs: Sequence[int],
+        refs: Sequence[int] | I64,
         labels: Sequence[Labels],
-        ts: Sequence[int],
-        vals: Sequence[float],
+        ts: Sequence[int] | I64,
+        vals: Sequence[float] | F64,
     ) -> None:
-        """Hand one committed batch (parallel lists, one entry per sample) to every queue."""
-        if not refs or not self.queues:
+        """Hand one committed batch (parallel lists or arrays, one entry per sample) to
+        every queue."""
+        if not len(refs) or not self.queues:
             return
         ref_arr = np.asarray(refs, dtype=np.int64)
         ts_arr = np.asarray(ts, dtype=np.int64)
@@ -249,6 +252,8 @@ class TeeAppender:
         self._labels: list[Labels] = []
         self._ts: list[int] = []
         self._vals: list[float] = []
+        # Whole-array appends, kept as arrays (in call order with the lists above).
+        self._chunks: list[tuple[I64, Sequence[Labels], I64, F64]] = []
         self._metadata: list[tuple[str, MetricMetadata]] = []
         self._exemplars: list[tuple[int, Labels, Exemplar]] = []
 
@@ -280,10 +285,19 @@ class TeeAppender:
                 self.append(ref, lbls, t, v)
             return
         inner_batch(refs, labels, ts, vals)  # replaces stale refs in place
-        self._refs.extend(refs.tolist())
-        self._labels.extend(labels)
-        self._ts.extend(ts.tolist())
-        self._vals.extend(vals.tolist())
+        if self._refs:  # keep call order: earlier single samples go first
+            self._chunks.append(self._lists_as_arrays())
+        self._chunks.append((refs.copy(), labels, ts, vals))
+
+    def _lists_as_arrays(self) -> tuple[I64, Sequence[Labels], I64, F64]:
+        out = (
+            np.asarray(self._refs, np.int64),
+            self._labels,
+            np.asarray(self._ts, np.int64),
+            np.asarray(self._vals, np.float64),
+        )
+        self._refs, self._labels, self._ts, self._vals = [], [], [], []
+        return out
 
     def append_exemplar(self, ref: int, labels: Labels, exemplar: Exemplar) -> None:
         self.inner.append_exemplar(ref, labels, exemplar)
@@ -295,9 +309,27 @@ class TeeAppender:
 
     def commit(self) -> AppendStats:
         stats = self.inner.commit()
-        refs, labels, ts, vals = self._refs, self._labels, self._ts, self._vals
-        self._refs, self._labels, self._ts, self._vals = [], [], [], []
-        self.manager.enqueue(refs, labels, ts, vals)
+        if self._chunks:
+            parts = self._chunks
+            if self._refs:
+                parts.append(self._lists_as_arrays())
+            self._chunks = []
+            if len(parts) == 1:
+                self.manager.enqueue(*parts[0])
+            else:
+                labels: list[Labels] = []
+                for p in parts:
+                    labels.extend(p[1])
+                self.manager.enqueue(
+                    np.concatenate([p[0] for p in parts]),
+                    labels,
+                    np.concatenate([p[2] for p in parts]),
+                    np.concatenate([p[3] for p in parts]),
+                )
+        else:
+            refs, labels, ts, vals = self._refs, self._labels, self._ts, self._vals
+            self._refs, self._labels, self._ts, self._vals = [], [], [], []
+            self.manager.enqueue(refs, labels, ts, vals)
         if self._exemplars:
             self.manager.enqueue_exemplars(self._exemplars)
             self._exemplars = []
@@ -308,6 +340,7 @@ class TeeAppender:
 
     def rollback(self) -> None:
         self._refs, self._labels, self._ts, self._vals = [], [], [], []
+        self._chunks = []
         self._metadata = []
         self._exemplars = []
         self.inner.rollback()

@@ -63,6 +63,7 @@ class RemoteQueue:
         self._qref_of = np.full(1024, _UNKNOWN, np.int64)
         self._external_pairs = tuple(sorted(self.external_labels.items()))
         self._label_bytes: dict[int, bytes] = {}
+        self._declared = np.zeros(1024, np.bool_)  # per queue ref: in ``_label_bytes``
         self._segment_series: set[int] = set()
         self._prune_due = False
         self._write_lock = threading.Lock()  # commits may come from worker threads
@@ -189,6 +190,7 @@ class RemoteQueue:
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._task
         await self.client.close()
+        self.reader.save()  # commits may have been saved lazily
         self.writer.close()
 
     # -- read side ----------------------------------------------------------------------
@@ -214,9 +216,8 @@ class RemoteQueue:
             if batch.new_segment:
                 self._segment_series = set()
                 self._prune_due = True
-            for ref, lbls in batch.series:
-                self._label_bytes[ref] = encode_labels(lbls)
-                self._segment_series.add(ref)
+            if batch.series:
+                self._declare(batch.series)
             if (batch.samples or batch.exemplars) and not (pending_n or pending_ex):
                 first_at = time.monotonic()
             if batch.samples:
@@ -259,12 +260,28 @@ class RemoteQueue:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)
 
+    def _declare(self, series: list[tuple[int, Labels]]) -> None:
+        top = max(ref for ref, _ in series) + 1
+        if top > len(self._declared):
+            grown = np.zeros(max(top, 2 * len(self._declared)), np.bool_)
+            grown[: len(self._declared)] = self._declared
+            self._declared = grown
+        known = self._label_bytes
+        for ref, lbls in series:
+            if ref not in known:  # a segment re-declares every live series
+                known[ref] = encode_labels(lbls)
+            self._segment_series.add(ref)
+            self._declared[ref] = True
+
     def _prune_labels(self) -> None:
         """Once nothing from older segments is pending, keep only the series this
         segment declared (each segment re-declares every series still in use)."""
         if self._prune_due:
             keep = self._segment_series
             self._label_bytes = {r: b for r, b in self._label_bytes.items() if r in keep}
+            self._declared[:] = False
+            if keep:
+                self._declared[np.fromiter(keep, np.int64, len(keep))] = True
             self._prune_due = False
 
     async def _flush(self, pending: list[tuple[I64, I64, F64]], n: int) -> None:
@@ -307,17 +324,17 @@ class RemoteQueue:
     def _drop_undeclared(self, refs: I64, ts: I64, vals: F64) -> tuple[I64, I64, F64]:
         """Samples of series the log never declared (which only a damaged log can
         produce) cannot be labeled: count them as dropped rather than fail the batch."""
-        known = self._label_bytes
-        missing = [r for r in np.unique(refs).tolist() if r not in known]
-        if not missing:
+        declared = self._declared
+        inside = (refs >= 0) & (refs < len(declared))
+        keep = inside & declared[np.where(inside, refs, 0)]
+        if keep.all():
             return refs, ts, vals
-        keep = ~np.isin(refs, np.asarray(missing, np.int64))
         lost = len(refs) - int(np.count_nonzero(keep))
         log.warning(
             "remote_write %s: dropping %d samples of %d undeclared series",
             self.cfg.remote_name,
             lost,
-            len(missing),
+            len(np.unique(refs[~keep])),
         )
         self.stats.samples_dropped += lost
         self.stats.samples_pending -= lost

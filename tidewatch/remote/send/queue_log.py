@@ -10,8 +10,10 @@ to the saved offset and sends the samples after it. Segments wholly sent are del
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import struct
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ from tidewatch.tsdb.encoding import F64, I64
 SEGMENT_BYTES = 32 << 20
 READ_CHUNK = 4 << 20  # bytes read per step, bounding memory while draining a backlog
 _POSITION = "position"
+POSITION_SAVE_INTERVAL_S = 1.0
 _U32 = struct.Struct("<I")
 
 
@@ -184,8 +187,11 @@ class ReadBatch:
 class QueueReader:
     """Tails the segments from a position; never reads past the last complete record."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, save_interval_s: float = POSITION_SAVE_INTERVAL_S) -> None:
         self.dir = directory
+        self.save_interval_s = save_interval_s
+        self._saved_at = -math.inf
+        self._saved: Position | None = None
         saved = load_position(directory)
         segs = _segments(directory)
         if saved is None or not segs or saved.segment < segs[0]:
@@ -284,12 +290,34 @@ class QueueReader:
         return lost
 
     def commit(self, pos: Position) -> None:
-        """Everything before ``pos`` was delivered (or given up on): persist and clean up."""
+        """Everything before ``pos`` was delivered (or given up on): persist and clean up.
+
+        Within a segment the position is saved at most every ``save_interval_s``: a
+        crash then re-sends at most that much, which at-least-once allows, and a busy
+        queue does not rewrite the file on every batch.
+        """
         self.committed = Position(pos.segment, pos.offset)
-        save_position(self.dir, self.committed)
-        for n in _segments(self.dir):
-            if n < pos.segment:
-                _seg_path(self.dir, n).unlink(missing_ok=True)
+        saved = self._saved
+        if (
+            saved is None
+            or saved.segment != pos.segment
+            or time.monotonic() - self._saved_at >= self.save_interval_s
+        ):
+            self.save()
+
+    def save(self) -> None:
+        """Persist the committed position now; delete the segments wholly before it."""
+        pos = self.committed
+        if self._saved is not None and self._saved.as_tuple() == pos.as_tuple():
+            return
+        save_position(self.dir, pos)
+        self._saved_at = time.monotonic()
+        moved = self._saved is None or self._saved.segment != pos.segment
+        self._saved = Position(pos.segment, pos.offset)
+        if moved:
+            for n in _segments(self.dir):
+                if n < pos.segment:
+                    _seg_path(self.dir, n).unlink(missing_ok=True)
 
 
 def concat(batch: ReadBatch) -> tuple[I64, I64, F64]:
