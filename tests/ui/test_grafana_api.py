@@ -206,7 +206,7 @@ async def test_ui_serves_index_and_assets(make_client: Any, tmp_path: Path) -> N
     (built / "index.html").write_text("<!doctype html><div id=app></div>")
     (built / "app.js").write_text("console.log(1)")
     c = await make_client(static_dir=built)
-    for path in ("/", "/dashboards", "/d/abc/slug"):
+    for path in ("/", "/dashboards", "/d/abc/slug", "/admin/users"):
         r = await c.get(path)
         assert r.status == 200
         assert "id=app" in await r.text()

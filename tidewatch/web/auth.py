@@ -405,18 +405,21 @@ def install_security_headers(app: web.Application, auth: Authenticator) -> None:
 
 # --- the auth API -----------------------------------------------------------------
 
+# Styled by the UI's own stylesheet (assets are open to everyone); without a built UI,
+# or under a strict Content-Security-Policy, the form still works unstyled.
 _LOGIN_PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><title>tidewatch - sign in</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family: sans-serif; max-width: 22em; margin: 4em auto">
-<h1>tidewatch</h1>{error}
-<form method="post" action="{action}">
+<html lang="en"><head><meta charset="utf-8"><title>tidewatch - sign in</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="/ui/assets/app.css"></head>
+<body class="login-body"><main class="login-box">
+<div class="login-logo">&#8779; tidewatch</div>{error}
+<form method="post" action="{action}" class="login-form">
 <input type="hidden" name="next" value="{next}">
-<p><label>User<br><input name="username" autocomplete="username" required autofocus></label></p>
-<p><label>Password<br><input name="password" type="password"
- autocomplete="current-password" required></label></p>
-<p><button type="submit">Sign in</button></p>
-</form></body></html>
+<label>User<input name="username" autocomplete="username" required autofocus></label>
+<label>Password<input name="password" type="password"
+ autocomplete="current-password" required></label>
+<button type="submit" class="btn btn-primary">Sign in</button>
+</form></main></body></html>
 """
 
 
@@ -642,7 +645,11 @@ class AuthAPI:
 
     async def login_form(self, request: web.Request) -> web.Response:
         next_url = _safe_next(request.query.get("next", "/"))
-        error = "<p role=alert>Wrong user or password.</p>" if request.query.get("error") else ""
+        error = (
+            '<p role="alert" class="login-error">Wrong user or password.</p>'
+            if request.query.get("error")
+            else ""
+        )
         html = _LOGIN_PAGE.format(
             error=error, action=f"{API_PREFIX}/login", next=_html_escape(next_url)
         )

@@ -26,6 +26,8 @@ APP_PATHS = (
     "/alerting",
     "/targets",
     "/status",
+    "/admin",
+    "/admin/{tail:.*}",
 )
 
 MISSING_TEXT = """<!doctype html>

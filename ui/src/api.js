@@ -79,8 +79,8 @@ export const api = {
   },
   search: (q = "") => request("GET", `/api/search?query=${encodeURIComponent(q)}`),
   dashboard: (uid) => request("GET", `/api/dashboards/uid/${encodeURIComponent(uid)}`),
-  saveDashboard: async (dashboard, overwrite = true) => {
-    const res = await send("POST", "/api/dashboards/db", JSON.stringify({ dashboard, overwrite }), "application/json");
+  saveDashboard: async (dashboard, overwrite = true, folderUid = undefined) => {
+    const res = await send("POST", "/api/dashboards/db", JSON.stringify({ dashboard, overwrite, folderUid }), "application/json");
     const json = await res.json();
     if (!res.ok) throw new Error(json.message || `HTTP ${res.status}`);
     return json;

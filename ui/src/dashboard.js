@@ -1,8 +1,10 @@
 // One dashboard page: toolbar (time picker, refresh), variables, the 24-column grid of
 // panels with collapsible rows, and URL state (from, to, var-*, refresh).
-import { api } from "./api.js";
+import { api, session } from "./api.js";
 import { runPanelQueries, intervalVars } from "./data.js";
 import { el } from "./dom.js";
+import { PanelEditor, newPanel } from "./editor.js";
+import { legacyNodeNames } from "./legacy.js";
 import { migrateDashboard } from "./migrate.js";
 import { renderBarGauge } from "./panels/bargauge.js";
 import { renderGauge } from "./panels/gauge.js";
@@ -14,7 +16,8 @@ import { renderTable } from "./panels/table.js";
 import { renderText } from "./panels/text.js";
 import { renderTimeseries } from "./panels/timeseries.js";
 import { ALL, Variables, resolveVariables, setCurrent } from "./vars.js";
-import { QUICK_RANGES, describeRange, formatDateTime, parseDurationMs, resolveRange } from "./time.js";
+import { QUICK_RANGES, describeRange, formatDateTime, getTimeZone, parseDurationMs, parseTime, resolveRange, setTimeZone, timeZoneLabel } from "./time.js";
+import { eventsForPanel, isEnabled, loadAnnotations, queryAnnotations } from "./annotations.js";
 
 const CELL = 30;
 const GAP = 8;
@@ -58,7 +61,11 @@ export class DashboardPage {
       return;
     }
     this.meta = meta.meta;
+    // Viewers may look, not change: no edit, add or save controls for them (the API
+    // would refuse the save anyway).
+    this.canEdit = (await session())?.role !== "viewer";
     this.dash = migrateDashboard(meta.dashboard);
+    setTimeZone(this.dash.timezone);
     document.title = `${this.dash.title} - tidewatch`;
     this.range = { from: params.get("from") || this.dash.time?.from || "now-6h", to: params.get("to") || this.dash.time?.to || "now" };
     this.refresh = params.get("refresh") ?? this.dash.refresh ?? "";
@@ -86,6 +93,8 @@ export class DashboardPage {
     this.vars = new Variables(this.varList, this.builtins());
     if (resolveVars) await resolveVariables(this.vars, this.urlVars, this.abs, this.vars.builtins);
     if (gen !== this.generation) return;
+    // Fetched once per run, beside the panels' own queries; time series panels wait for both.
+    this.annotations = loadAnnotations(this.dash, this.vars, this.abs);
     this.urlVars = {};
     this.syncUrl();
     this.draw();
@@ -111,6 +120,7 @@ export class DashboardPage {
   }
 
   destroy() {
+    setTimeZone("browser");
     clearInterval(this.timer);
     this.cleanups.forEach((f) => f());
     this.cleanups = [];
@@ -119,7 +129,7 @@ export class DashboardPage {
   draw() {
     this.cleanups.forEach((f) => f());
     this.cleanups = [];
-    const page = el("div", { class: "dashboard" }, this.toolbar(), this.variablesBar());
+    const page = el("div", { class: "dashboard" }, this.toolbar(), this.legacyNotice(), this.variablesBar());
     const grid = el("div", { class: "grid" });
     page.append(grid);
     this.root.replaceChildren(page);
@@ -131,9 +141,24 @@ export class DashboardPage {
     select.append(el("option", { value: "" }, describeRange(this.range)));
     for (const [f, label] of QUICK_RANGES) select.append(el("option", { value: f, selected: f === this.range.from && this.range.to === "now" ? true : null }, label));
     if (QUICK_RANGES.some(([f]) => f === this.range.from) && this.range.to === "now") select.firstChild.remove();
-    const fromIn = el("input", { class: "time-input", name: "from", value: this.range.from, size: 18 });
-    const toIn = el("input", { class: "time-input", name: "to", value: this.range.to, size: 18 });
-    const apply = el("button", { class: "btn", onclick: () => this.setRange({ from: fromIn.value.trim(), to: toIn.value.trim() }) }, "Apply");
+    // Absolute times are shown, and typed, in the dashboard's time zone.
+    const shown = (t) => (/^\d{10,}$/.test(t) ? formatDateTime(parseInt(t, 10)) : t);
+    const stored = (text, up) => {
+      const t = text.trim();
+      if (t.startsWith("now") || /^\d{10,}$/.test(t)) return t;
+      const ms = parseTime(t, Date.now(), up);
+      return ms == null ? "" : String(ms);
+    };
+    const fromIn = el("input", { class: "time-input", name: "from", value: shown(this.range.from), size: 18 });
+    const toIn = el("input", { class: "time-input", name: "to", value: shown(this.range.to), size: 18 });
+    const apply = el("button", { class: "btn", onclick: () => this.setRange({ from: stored(fromIn.value, false), to: stored(toIn.value, true) || "now" }) }, "Apply");
+    const zones = ["browser", "utc", ...(["browser", "utc", ""].includes(this.dash.timezone || "") ? [] : [getTimeZone()])];
+    const tzSelect = el("select", { class: "tz-select", "aria-label": "Time zone", title: "Time zone of the axes and the time picker (the dashboard's timezone)", onchange: (e) => {
+      this.dash.timezone = e.target.value;
+      setTimeZone(e.target.value);
+      this.dirty = true;
+      this.draw();
+    } }, ...[...new Set(zones)].map((z) => el("option", { value: z, selected: z === getTimeZone() || null }, timeZoneLabel(z))));
     const refresh = el("select", { class: "refresh-select", "aria-label": "Auto refresh", onchange: (e) => { this.refresh = e.target.value; this.syncUrl(); this.schedule(); } });
     for (const r of ["", "5s", "10s", "30s", "1m", "5m", "15m", "1h"]) refresh.append(el("option", { value: r, selected: r === this.refresh ? true : null }, r || "Off"));
     const zoomOut = el("button", { class: "btn", title: "Zoom out", onclick: () => {
@@ -142,13 +167,27 @@ export class DashboardPage {
     } }, "⊖");
     const reload = el("button", { class: "btn btn-primary", title: "Refresh", onclick: () => this.run(true) }, "⟳ Refresh");
     const save = el("button", { class: "btn", title: "Export JSON", onclick: () => this.exportJson() }, "Export");
+    const add = el("button", { class: "btn add-panel", title: "Add a panel", onclick: () => this.editPanel(null) }, "+ Add panel");
+    this.saveBtn = el("button", { class: `btn save-dash ${this.dirty ? "btn-primary" : ""}`, title: "Save the dashboard", onclick: () => this.saveDashboard().catch((err) => alert(`Save failed: ${err.message}`)) }, this.dirty ? "Save •" : "Save");
     const edit = el("button", { class: "btn", title: "Edit the dashboard's JSON model and save it", onclick: () => this.editJson() }, "JSON");
     return el("div", { class: "toolbar" },
       el("a", { href: "/dashboards", class: "crumb", onclick: (e) => { e.preventDefault(); this.navigate("/dashboards"); } }, "Dashboards"),
       el("span", { class: "crumb-sep" }, "/"),
       el("h1", { class: "dash-title" }, this.dash.title || "Untitled"),
       el("div", { class: "spacer" }),
-      select, fromIn, toIn, apply, zoomOut, reload, refresh, edit, save);
+      select, fromIn, toIn, tzSelect, apply, zoomOut, reload, refresh, this.canEdit ? [add, this.saveBtn] : null, edit, save);
+  }
+
+  /** A note on dashboards made for node_exporter < 0.16, whose metric names are gone. */
+  legacyNotice() {
+    const old = legacyNodeNames(this.dash);
+    if (old.length < 3) return null;
+    const examples = old.slice(0, 3).map(([a, b]) => el("span", {}, el("code", {}, a), " → ", el("code", {}, b)));
+    return el("div", { class: "notice legacy-notice" },
+      el("b", {}, "Written for node_exporter before 0.16. "),
+      `This dashboard queries ${old.length} metric names that node_exporter renamed in 0.16 (2018), e.g. `,
+      ...examples.flatMap((e, i) => (i ? [", ", e] : [e])),
+      ". tidewatch's host collector exports the current names, so these panels show no data. Use a current revision of the dashboard (Node Exporter Full, grafana.com 1860).");
   }
 
   exportJson() {
@@ -177,7 +216,7 @@ export class DashboardPage {
         dash.title = `${dash.title} copy`;
       }
       try {
-        const res = await api.saveDashboard(dash, overwrite);
+        const res = await api.saveDashboard(dash, overwrite, asCopy ? undefined : this.meta?.folderUid);
         close();
         this.navigate(res.url);
       } catch (err) {
@@ -221,6 +260,11 @@ export class DashboardPage {
       const wrap = el("div", { class: "var" }, label, input);
       if (v.error) wrap.append(el("span", { class: "var-error", title: v.error }, "!"));
       bar.append(wrap);
+    }
+    for (const a of queryAnnotations(this.dash)) {
+      if (a.hide === true) continue;
+      const box = el("input", { type: "checkbox", checked: isEnabled(a) || null, onchange: (e) => { a.enable = e.target.checked; this.run(false); } });
+      bar.append(el("label", { class: "annotation-toggle", "data-annotation": a.name || "", style: `--c:${a.iconColor || "#ff6060"}` }, box, el("span", { class: "annotation-dot" }), a.name || "Annotations"));
     }
     return bar.childNodes.length ? bar : el("div");
   }
@@ -332,6 +376,7 @@ export class DashboardPage {
         id: `${p.id ?? "p"}-${i}`,
         _scoped: { ...rowScoped, [p.repeat]: val },
         _repeatClone: true,
+        _sourceId: p.id,
         gridPos: { ...g, w, x: vertical ? g.x : (i % perRow) * w, y: g.y + Math.floor(i / perRow) * g.h },
       }));
       shift.push([g.y + g.h, (Math.ceil(values.length / perRow) - 1) * g.h]);
@@ -375,10 +420,89 @@ export class DashboardPage {
     const title = el("div", { class: "panel-title", title: panel.description || "" }, this.vars.interpolate(panel.title || "", panel._scoped || {}, false));
     const status = el("span", { class: "panel-status" });
     const body = el("div", { class: "panel-body" });
+    const actions = !this.canEdit ? null : el("span", { class: "panel-actions" },
+      el("button", { class: "panel-action panel-edit", title: "Edit panel", onclick: () => this.editPanel(panel) }, "✎"),
+      el("button", { class: "panel-action panel-remove", title: "Remove panel", onclick: () => this.removePanel(panel) }, "✕"));
     const node = el("div", { class: `panel panel-${panel.type}`, "data-panel-id": panel.id ?? "", "data-type": panel.type, "data-state": "loading", style: `grid-column:${g.x + 1} / span ${g.w};grid-row:${g.y + 1} / span ${g.h}` },
-      el("div", { class: "panel-header" }, title, status), body);
+      el("div", { class: "panel-header" }, title, status, actions), body);
     if (panel.transparent) node.classList.add("transparent");
     return { node, body, status, panel };
+  }
+
+  /** Where a panel lives in the model: [list, index] (top level or inside a row), or null. */
+  findPanel(id) {
+    for (const list of [this.dash.panels, ...this.dash.panels.filter((p) => p.type === "row").map((r) => r.panels || [])]) {
+      const i = list.findIndex((p) => p.id === id);
+      if (i >= 0) return [list, i];
+    }
+    return null;
+  }
+
+  /** After a change to the model: new sections (rows keep their folded state), redraw. */
+  modelChanged() {
+    const folded = new Map(this.sections.filter((s) => s.row).map((s) => [s.row.id, s.collapsed]));
+    this.sections = sections(this.dash.panels);
+    for (const s of this.sections) if (s.row && folded.has(s.row.id)) s.collapsed = folded.get(s.row.id);
+    this.dirty = true;
+    this.draw();
+  }
+
+  editPanel(rendered) {
+    const id = rendered ? rendered._sourceId ?? rendered.id : null;
+    const at = id == null ? null : this.findPanel(id);
+    const ids = this.dash.panels.flatMap((p) => [p, ...(p.panels || [])]).map((p) => (Number.isInteger(p.id) ? p.id : 0));
+    const original = at ? at[0][at[1]] : newPanel(1 + Math.max(0, ...ids), 0);
+    const scoped = rendered?._scoped || {};
+    this.editor = new PanelEditor(original, {
+      preview: (draft, container) => this.preview(draft, scoped, container),
+      apply: (draft) => {
+        const where = this.findPanel(draft.id);
+        if (where) where[0][where[1]] = draft;
+        else {
+          // A new panel goes on top, the others move down, as in Grafana.
+          for (const p of this.dash.panels) if (p.gridPos) p.gridPos.y += draft.gridPos.h;
+          this.dash.panels.unshift(draft);
+        }
+        this.modelChanged();
+      },
+      save: () => this.saveDashboard(),
+      close: () => { this.editor = null; },
+    });
+    this.editor.open();
+  }
+
+  /** Draws a draft panel into the editor's preview; returns its cleanup. */
+  preview(draft, scoped, container) {
+    const box = this.panelBox({ ...draft, _scoped: scoped }, { x: 0, y: 0, w: 24, h: 8 });
+    box.node.removeAttribute("style");
+    box.node.querySelector(".panel-actions")?.remove();
+    container.replaceChildren(box.node);
+    const sink = { dead: false, items: [], push(f) { if (this.dead) f(); else this.items.push(f); } };
+    this.loadPanel(box, this.generation, sink);
+    return () => {
+      sink.dead = true;
+      sink.items.forEach((f) => f());
+    };
+  }
+
+  removePanel(rendered) {
+    const at = this.findPanel(rendered._sourceId ?? rendered.id);
+    if (!at || !confirm(`Remove panel "${rendered.title || "untitled"}"?`)) return;
+    at[0].splice(at[1], 1);
+    this.modelChanged();
+  }
+
+  /** Posts the model to /api/dashboards/db; a newer version saved elsewhere is an error. */
+  async saveDashboard() {
+    const res = await api.saveDashboard(this.dash, false, this.meta?.folderUid);
+    this.dash.version = res.version;
+    this.dirty = false;
+    if (this.saveBtn) {
+      this.saveBtn.textContent = "Save";
+      this.saveBtn.classList.remove("btn-primary");
+    }
+    if (res.uid && res.uid !== this.uid) this.navigate(res.url);
+    return res;
   }
 
   loadPanels(boxes) {
@@ -397,7 +521,7 @@ export class DashboardPage {
     }
   }
 
-  async loadPanel(box, gen) {
+  async loadPanel(box, gen, cleanups = this.cleanups) {
     const { panel, body, node, status } = box;
     const type = panel.type;
     try {
@@ -411,8 +535,13 @@ export class DashboardPage {
         node.dataset.state = "unsupported";
         return;
       }
-      const width = body.getBoundingClientRect().width;
-      const { frames } = await runPanelQueries(panel, { range: this.abs, vars: this.vars, scoped: panel._scoped || {}, widthPx: width });
+      // Measured before anything is drawn, so renderers need not force a layout to ask.
+      const rect = body.getBoundingClientRect();
+      const width = rect.width;
+      const [{ frames }, events] = await Promise.all([
+        runPanelQueries(panel, { range: this.abs, vars: this.vars, scoped: panel._scoped || {}, widthPx: width }),
+        type === "timeseries" ? this.annotations : [],
+      ]);
       if (gen !== this.generation) return;
       if (!frames.length) {
         body.replaceChildren(el("div", { class: "no-data" }, "No data"));
@@ -420,8 +549,10 @@ export class DashboardPage {
         return;
       }
       const render = { timeseries: renderTimeseries, stat: renderStat, gauge: renderGauge, bargauge: renderBarGauge, table: renderTable, heatmap: renderHeatmap, "state-timeline": renderStateTimeline, "status-history": renderStateTimeline, logs: renderLogs }[type];
-      const cleanup = render(body, panel, frames, { range: this.abs, onZoom: (a, b) => this.setRange({ from: String(a), to: String(b) }) });
-      if (typeof cleanup === "function") this.cleanups.push(cleanup);
+      const annotations = eventsForPanel(events || [], panel._sourceId ?? panel.id);
+      const cleanup = render(body, panel, frames, { range: this.abs, annotations, size: { width: rect.width, height: rect.height }, onZoom: (a, b) => this.setRange({ from: String(a), to: String(b) }) });
+      if (typeof cleanup === "function") cleanups.push(cleanup);
+      if (cleanup?.ready) await cleanup.ready;
       node.dataset.state = "done";
       node.dataset.series = String(frames.length);
     } catch (err) {

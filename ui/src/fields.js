@@ -45,19 +45,50 @@ function regexOrNull(text) {
   }
 }
 
+// Grafana's ComparisonOperation ids, as "byValue" overrides store them.
+const COMPARE = {
+  eq: (a, b) => a === b, neq: (a, b) => a !== b, ne: (a, b) => a !== b,
+  lt: (a, b) => a < b, lte: (a, b) => a <= b, gt: (a, b) => a > b, gte: (a, b) => a >= b,
+};
+
+/** "byValue": the series reduced (max, mean, …) compared with a number, as Grafana's matcher does. */
+function matchesByValue(opt, frame) {
+  const reducer = opt?.reducer || opt?.reduce || "allIsZero";
+  const values = frame.values || [];
+  if (reducer === "allIsZero") return values.length > 0 && Array.prototype.every.call(values, (v) => v === 0);
+  if (reducer === "allIsNull") return Array.prototype.every.call(values, (v) => v == null || Number.isNaN(v));
+  const reduced = reduce(values, reducer);
+  if (reduced == null || Number.isNaN(reduced)) return false;
+  const cmp = COMPARE[opt?.op || "gte"];
+  return !!cmp && cmp(reduced, Number(opt?.value ?? 0));
+}
+
+/** Does an override's matcher select this series? (Frames here hold one number field each.) */
+export function overrideMatches(matcher, frame) {
+  const id = matcher?.id;
+  const opt = matcher?.options;
+  switch (id) {
+    case "byName": case "byDisplayName": return frame.name === opt;
+    case "byNames": {
+      const names = opt?.names || [];
+      const inList = names.includes(frame.name);
+      return opt?.mode === "exclude" ? !inList : inList;
+    }
+    case "byRegexp": return !!regexOrNull(opt)?.test(frame.name);
+    case "byFrameRefID": return frame.refId === opt;
+    // Every series value here is a number; the time field is configured by no override.
+    case "byType": return opt === "number";
+    case "byValue": return matchesByValue(opt, frame);
+    default: return false;
+  }
+}
+
 /** The field config for one series: defaults, then each override whose matcher fits. */
 export function fieldConfigFor(panel, frame) {
   const defaults = panel.fieldConfig?.defaults || {};
   const out = { ...defaults, custom: { ...(defaults.custom || {}) } };
   for (const ov of panel.fieldConfig?.overrides || []) {
-    const id = ov.matcher?.id;
-    const opt = ov.matcher?.options;
-    let hit = false;
-    if (id === "byName" || id === "byDisplayName") hit = frame.name === opt;
-    else if (id === "byRegexp") hit = !!regexOrNull(opt)?.test(frame.name);
-    else if (id === "byFrameRefID") hit = frame.refId === opt;
-    else if (id === "byType") hit = opt === "number";
-    if (!hit) continue;
+    if (!overrideMatches(ov.matcher, frame)) continue;
     for (const prop of ov.properties || []) setPath(out, prop.id, prop.value);
   }
   return out;
@@ -123,6 +154,29 @@ export function reduce(values, calc) {
       return d;
     }
     case "diff": return finite.length ? finite[finite.length - 1] - finite[0] : null;
+    case "diffperc": return finite.length && finite[0] ? (finite[finite.length - 1] - finite[0]) / finite[0] : null;
+    case "median": {
+      if (!finite.length) return null;
+      const sorted = [...finite].sort((a, b) => a - b);
+      const mid = sorted.length >> 1;
+      return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+    }
+    case "variance": case "stdDev": {
+      if (!finite.length) return null;
+      const mean = finite.reduce((a, b) => a + b, 0) / finite.length;
+      const v = finite.reduce((a, b) => a + (b - mean) ** 2, 0) / finite.length;
+      return calc === "stdDev" ? Math.sqrt(v) : v;
+    }
+    case "changeCount": {
+      let n = 0;
+      for (let i = 1; i < finite.length; i++) if (finite[i] !== finite[i - 1]) n++;
+      return n;
+    }
+    case "distinctCount": return new Set(finite).size;
+    case "logmin": {
+      const pos = finite.filter((v) => v > 0);
+      return pos.length ? Math.min(...pos) : null;
+    }
     default: return finite.length ? finite[finite.length - 1] : null; // lastNotNull
   }
 }

@@ -7,6 +7,7 @@ import { el } from "./dom.js";
 import { ExplorePage } from "./explore.js";
 import { AlertingPage, TargetsPage } from "./alerting.js";
 import { StatusPage } from "./status.js";
+import { UsersPage } from "./users.js";
 
 const root = document.getElementById("app");
 let current = null;
@@ -24,7 +25,15 @@ function nav() {
     el("a", { href: "/alerting", title: "Alerting", onclick: (e) => { e.preventDefault(); navigate("/alerting"); } }, "⚑"),
     el("a", { href: "/targets", title: "Targets", onclick: (e) => { e.preventDefault(); navigate("/targets"); } }, "◎"),
     el("a", { href: "/status", title: "Status", onclick: (e) => { e.preventDefault(); navigate("/status"); } }, "≡"),
+    adminLink(),
     userBadge());
+}
+
+// Users and tokens: only admins get the link (the API refuses everyone else anyway).
+function adminLink() {
+  const link = el("a", { href: "/admin/users", title: "Users and tokens", class: "nav-admin", hidden: true, onclick: (e) => { e.preventDefault(); navigate("/admin/users"); } }, "⚇");
+  session().then((s) => { link.hidden = s?.role !== "admin"; });
+  return link;
 }
 
 // Who is signed in, at the foot of the side bar; a click signs out (only with sign-in on).
@@ -92,6 +101,9 @@ function route() {
     current.load();
   } else if (location.pathname.startsWith("/targets")) {
     current = new TargetsPage(main);
+    current.load();
+  } else if (location.pathname.startsWith("/admin")) {
+    current = new UsersPage(main);
     current.load();
   } else if (location.pathname.startsWith("/status")) {
     current = new StatusPage(main);

@@ -21,23 +21,24 @@ export function parseDurationMs(text) {
   return total;
 }
 
-function roundTo(date, unit, up) {
-  const d = new Date(date);
-  const set = { y: () => d.setMonth(0, 1), M: () => d.setDate(1), w: () => d.setDate(d.getDate() - d.getDay()) };
-  if (unit in set) set[unit]();
-  const order = ["y", "M", "w", "d", "h", "m", "s"];
-  const i = order.indexOf(unit);
-  if (i <= 3) d.setHours(0, 0, 0, 0);
-  else if (unit === "h") d.setMinutes(0, 0, 0);
-  else if (unit === "m") d.setSeconds(0, 0);
-  else if (unit === "s") d.setMilliseconds(0);
+// "now/d" and friends round in the dashboard's zone: midnight there, not in the browser.
+function roundTo(ms, unit, up) {
+  const [y, mo, d, h, mi, s] = wallClock(ms);
+  const f = {
+    y: [y, 1, 1, 0, 0, 0], M: [y, mo, 1, 0, 0, 0], d: [y, mo, d, 0, 0, 0],
+    w: [y, mo, d - new Date(Date.UTC(y, mo - 1, d)).getUTCDay(), 0, 0, 0],
+    h: [y, mo, d, h, 0, 0], m: [y, mo, d, h, mi, 0], s: [y, mo, d, h, mi, s],
+  }[unit];
+  if (!f) return ms;
   if (up) {
-    const add = { y: () => d.setFullYear(d.getFullYear() + 1), M: () => d.setMonth(d.getMonth() + 1), w: () => d.setDate(d.getDate() + 7), d: () => d.setDate(d.getDate() + 1) };
-    if (unit in add) add[unit]();
-    else d.setTime(d.getTime() + UNIT_MS[unit]);
-    d.setTime(d.getTime() - 1);
+    const i = { y: 0, M: 1, w: 2, d: 2, h: 3, m: 4, s: 5 }[unit];
+    f[i] += unit === "w" ? 7 : 1;
+    // Date.UTC normalises overflowing fields (month 13, day 32) to the next period.
+    const n = new Date(Date.UTC(f[0], f[1] - 1, f[2], f[3], f[4], f[5]));
+    return fromWallClock(n.getUTCFullYear(), n.getUTCMonth() + 1, n.getUTCDate(), n.getUTCHours(), n.getUTCMinutes(), n.getUTCSeconds()) - 1;
   }
-  return d.getTime();
+  const n = new Date(Date.UTC(f[0], f[1] - 1, f[2], f[3], f[4], f[5]));
+  return fromWallClock(n.getUTCFullYear(), n.getUTCMonth() + 1, n.getUTCDate(), n.getUTCHours(), n.getUTCMinutes(), n.getUTCSeconds());
 }
 
 /** "now-6h", "now/d", "1700000000000", "2024-01-01 10:00:00" → epoch ms. */
@@ -62,6 +63,9 @@ export function parseTime(text, now, roundUp = false) {
     }
     return ms;
   }
+  // A wall-clock date (and time) without a zone is in the dashboard's zone.
+  const m = t.match(/^(\d{4})-(\d\d)-(\d\d)(?:[ T](\d\d):(\d\d)(?::(\d\d))?)?$/);
+  if (m) return fromWallClock(+m[1], +m[2], +m[3], +(m[4] || 0), +(m[5] || 0), +(m[6] || 0));
   const d = Date.parse(t.includes("T") ? t : t.replace(" ", "T"));
   return Number.isNaN(d) ? null : d;
 }
@@ -130,8 +134,70 @@ export function describeRange(range) {
   return `${fmt(range.from)} to ${fmt(range.to)}`;
 }
 
-export function formatDateTime(ms) {
+// The dashboard's time zone ("browser", "utc" or an IANA name): every time shown or typed
+// in is in it. Pages other than a dashboard use the browser's.
+let displayTz = "browser";
+const partsFormatters = new Map();
+
+export function normalizeTimeZone(tz) {
+  if (!tz || tz === "browser") return "browser";
+  if (tz === "utc" || tz === "UTC") return "utc";
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: tz });
+    return tz;
+  } catch {
+    return "browser"; // an unknown name: Grafana falls back to the browser's zone too
+  }
+}
+
+export function setTimeZone(tz) {
+  displayTz = normalizeTimeZone(tz);
+}
+
+export function getTimeZone() {
+  return displayTz;
+}
+
+/** uPlot's tzDate for the zone (undefined keeps the browser's). */
+export function ianaName(tz = displayTz) {
+  return tz === "browser" ? undefined : tz === "utc" ? "UTC" : tz;
+}
+
+/** Wall-clock fields [y, mon(1-12), d, h, m, s] of an instant in a zone. */
+export function wallClock(ms, tz = displayTz) {
   const d = new Date(ms);
+  if (tz === "browser") return [d.getFullYear(), d.getMonth() + 1, d.getDate(), d.getHours(), d.getMinutes(), d.getSeconds()];
+  if (tz === "utc") return [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()];
+  let f = partsFormatters.get(tz);
+  if (!f) {
+    f = new Intl.DateTimeFormat("en-US", { timeZone: tz, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    partsFormatters.set(tz, f);
+  }
+  const p = Object.fromEntries(f.formatToParts(d).map((x) => [x.type, x.value]));
+  return [+p.year, +p.month, +p.day, +p.hour % 24, +p.minute, +p.second];
+}
+
+/** The instant at a wall-clock time in a zone (DST gaps resolve forward, as Grafana's moment does). */
+export function fromWallClock(y, mon, d, h = 0, mi = 0, s = 0, tz = displayTz) {
+  if (tz === "browser") return new Date(y, mon - 1, d, h, mi, s).getTime();
+  const guess = Date.UTC(y, mon - 1, d, h, mi, s);
+  if (tz === "utc") return guess;
+  const offsetAt = (t) => {
+    const w = wallClock(t, tz);
+    return Date.UTC(w[0], w[1] - 1, w[2], w[3], w[4], w[5]) - Math.floor(t / 1000) * 1000;
+  };
+  let t = guess - offsetAt(guess);
+  t = guess - offsetAt(t);
+  return t;
+}
+
+export function formatDateTime(ms, tz = displayTz) {
+  const [y, mo, d, h, mi, s] = wallClock(ms, tz);
   const p = (n) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+  return `${y}-${p(mo)}-${p(d)} ${p(h)}:${p(mi)}:${p(s)}`;
+}
+
+/** A short name for the zone, for the time picker: "UTC", "Europe/Berlin", "Browser". */
+export function timeZoneLabel(tz = displayTz) {
+  return tz === "browser" ? "Browser time" : tz === "utc" ? "UTC" : tz;
 }

@@ -101,3 +101,6 @@ export function formatValue(value, unit, decimals) {
   const [n, s] = formatParts(value, unit, decimals);
   return n + s;
 }
+
+/** Every unit id the formatter knows, for the panel editor's unit picker. */
+export const UNIT_IDS = Object.keys(UNITS);

@@ -23,7 +23,7 @@ function limits(cfg) {
   return [cfg.min ?? 0, cfg.max ?? (pct ? 100 : pctu ? 1 : 100)];
 }
 
-export function renderGauge(body, panel, frames) {
+export function renderGauge(body, panel, frames, ctx) {
   const items = reducedValues(panel, frames);
   const wrap = el("div", { class: "gauge-grid" });
   body.replaceChildren(wrap);
@@ -31,7 +31,7 @@ export function renderGauge(body, panel, frames) {
     wrap.append(el("div", { class: "no-data" }, "No data"));
     return;
   }
-  const rect = body.getBoundingClientRect();
+  const rect = ctx?.size?.width ? ctx.size : body.getBoundingClientRect();
   const n = items.length;
   const horizontal = rect.width >= rect.height;
   wrap.style.gridTemplateColumns = horizontal ? `repeat(${n}, 1fr)` : "1fr";

@@ -26,7 +26,7 @@ function sparkline(frame, w, h, stroke) {
     svg("path", { d, fill: "none", stroke, "stroke-width": 1.5, "vector-effect": "non-scaling-stroke" }));
 }
 
-export function renderStat(body, panel, frames) {
+export function renderStat(body, panel, frames, ctx) {
   const items = reducedValues(panel, frames);
   const opts = panel.options || {};
   const colorMode = opts.colorMode ?? "value";
@@ -35,7 +35,7 @@ export function renderStat(body, panel, frames) {
   const grid = el("div", { class: `stat-grid ${opts.orientation === "horizontal" ? "horizontal" : ""}` });
   if (!items.length) items.push({ name: "", text: "No data", suffix: "", color: "#8e8e8e", value: null });
   body.replaceChildren(grid);
-  const rect = body.getBoundingClientRect();
+  const rect = ctx?.size?.width ? ctx.size : body.getBoundingClientRect();
   const cols = items.length > 1 && opts.orientation !== "horizontal" && rect.width > rect.height ? items.length : 1;
   const rows = Math.ceil(items.length / cols);
   const w = rect.width / cols;

@@ -1,7 +1,7 @@
 // timeseries (and migrated graph) panels drawn with uPlot.
 import uPlot from "uplot";
 import { CALC_NAMES, PALETTE, color, fieldConfigFor, reduce, withAlpha } from "../fields.js";
-import { formatDateTime } from "../time.js";
+import { formatDateTime, ianaName } from "../time.js";
 import { formatValue } from "../units.js";
 import { el } from "../dom.js";
 
@@ -161,20 +161,112 @@ export function renderTimeseries(body, panel, frames, ctx) {
         u.setSelect({ width: 0, height: 0 }, false);
       }],
       setCursor: [(u) => tooltip(u, plotBox, frames, series)],
+      draw: [(u) => annotations.draw(u)],
     },
   };
+  // Axes in the dashboard's time zone (uPlot's default is the browser's).
+  const tz = ianaName();
+  if (tz) opts.tzDate = (ts) => uPlot.tzDate(new Date(ts * 1000), tz);
+  const annotations = annotationLayer(ctx.annotations || [], plotBox);
   const data = [Array.from(xs), ...ys];
-  const u = new uPlot(opts, data, plotBox);
-  const fit = () => {
-    const r = plotBox.getBoundingClientRect();
-    if (r.width > 0 && r.height > 0) u.setSize({ width: Math.floor(r.width), height: Math.floor(r.height) });
-  };
-  fit();
-  const ro = new ResizeObserver(fit);
+  // The plot is built in the ResizeObserver's first callback, which comes after the
+  // browser's own layout: no forced layout per panel, and one draw at the final size
+  // (dozens of panels arriving together are laid out once, not once each).
+  let u = null;
+  let markReady;
+  const ready = new Promise((resolve) => { markReady = resolve; });
+  const ro = new ResizeObserver((entries) => {
+    const r = entries[entries.length - 1].contentRect;
+    const size = { width: Math.floor(r.width), height: Math.floor(r.height) };
+    if (size.width <= 0 || size.height <= 0) {
+      markReady(); // hidden for now: nothing to draw until it gets a size
+      return;
+    }
+    if (u) u.setSize(size);
+    else {
+      u = new uPlot({ ...opts, ...size }, data, plotBox);
+      annotations.attach(u);
+      markReady();
+    }
+  });
   ro.observe(plotBox);
-  return () => {
+  const cleanup = () => {
     ro.disconnect();
-    u.destroy();
+    if (u) u.destroy();
+    markReady();
+  };
+  cleanup.ready = ready; // the dashboard counts the panel drawn when this resolves
+  return cleanup;
+}
+
+function annotationLayer(events, box) {
+  const markers = [];
+  let tip = null;
+  const show = (ev, marker) => {
+    if (!tip) {
+      tip = el("div", { class: "tooltip annotation-tip" });
+      box.append(tip);
+    }
+    const when = ev.timeEnd > ev.time ? `${formatDateTime(ev.time)} to ${formatDateTime(ev.timeEnd)}` : formatDateTime(ev.time);
+    tip.replaceChildren(
+      el("div", { class: "tt-time" }, when),
+      ev.title ? el("div", { class: "ann-title" }, ev.title) : null,
+      ev.text ? el("div", { class: "ann-text" }, ev.text) : null,
+      ev.tags.length ? el("div", { class: "ann-tags" }, ...ev.tags.map((t) => el("span", { class: "tag" }, t))) : null);
+    tip.style.display = "block";
+    const left = marker.offsetLeft + marker.parentElement.offsetLeft;
+    tip.style.left = `${Math.max(0, Math.min(left, box.clientWidth - 240))}px`;
+    tip.style.top = "4px";
+  };
+  const hide = () => { if (tip) tip.style.display = "none"; };
+  return {
+    attach(u) {
+      for (const ev of events) {
+        const m = el("div", { class: `annotation-marker ${ev.timeEnd > ev.time ? "region" : ""}`, style: `--c:${color(ev.color)}`, "data-title": ev.title });
+        m.addEventListener("mouseenter", () => show(ev, m));
+        m.addEventListener("mouseleave", hide);
+        u.over.append(m);
+        markers.push(m);
+      }
+      u.redraw(false, false);
+    },
+    draw(u) {
+      if (!events.length) return;
+      const c = u.ctx;
+      const { left, top, width: bw, height } = u.bbox;
+      const width = u.over.clientWidth;
+      c.save();
+      c.beginPath();
+      c.rect(left, top, bw, height);
+      c.clip();
+      c.lineWidth = Math.max(1, devicePixelRatio);
+      c.setLineDash([4 * devicePixelRatio, 4 * devicePixelRatio]);
+      events.forEach((ev, i) => {
+        const col = color(ev.color);
+        const x0 = u.valToPos(ev.time / 1000, "x", true);
+        const x1 = u.valToPos(ev.timeEnd / 1000, "x", true);
+        if (x1 > x0) {
+          c.fillStyle = withAlpha(col, 0.12);
+          c.fillRect(x0, top, x1 - x0, height);
+        }
+        c.strokeStyle = col;
+        for (const x of x1 > x0 ? [x0, x1] : [x0]) {
+          c.beginPath();
+          c.moveTo(x, top);
+          c.lineTo(x, top + height);
+          c.stroke();
+        }
+        const m = markers[i];
+        if (!m) return;
+        // Kept inside the plot: a marker past the edge would make the panel scrollable.
+        const l = u.valToPos(ev.time / 1000, "x");
+        const r = u.valToPos(ev.timeEnd / 1000, "x");
+        m.hidden = r < 0 || l > width;
+        m.style.left = `${Math.max(0, l)}px`;
+        m.style.width = `${Math.max(0, Math.min(width, r) - Math.max(0, l))}px`;
+      });
+      c.restore();
+    },
   };
 }
 
