@@ -163,6 +163,29 @@ class TidewatchProcess:
             return self.proc.wait(10)
 
 
+def wait_log_streams(
+    server: TidewatchProcess, query: str, want: int, timeout: float = 20.0
+) -> list[dict[str, Any]]:
+    """Streams for ``query`` over the last 10 minutes, once ``want`` lines are there."""
+    deadline = time.monotonic() + timeout
+    streams: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        now = time.time_ns()
+        ans = server.get(
+            "/loki/api/v1/query_range",
+            query=query,
+            start=str(now - 600 * 10**9),
+            end=str(now + 10**9),
+            direction="forward",
+        )
+        assert ans.status == 200, ans.body
+        streams = ans.json()["data"]["result"]
+        if sum(len(s["values"]) for s in streams) >= want:
+            return streams
+        time.sleep(0.2)
+    raise AssertionError(f"{query}: wanted {want} lines, got {streams}\n{server.log_text()}")
+
+
 class MetricsTarget:
     """A loopback HTTP server exposing a text exposition the test can change."""
 

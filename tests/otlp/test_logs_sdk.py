@@ -4,14 +4,13 @@ pushes to a real ``tidewatch up`` on loopback; the lines come back through Loki'
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.harness import TidewatchProcess
+from tests.e2e.harness import TidewatchProcess, wait_log_streams
 from tests.peers import require_module
 
 
@@ -22,26 +21,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TidewatchProces
     proc.start()
     yield proc
     proc.stop()
-
-
-def wait_streams(server: TidewatchProcess, query: str, want: int) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + 20
-    streams: list[dict[str, Any]] = []
-    while time.monotonic() < deadline:
-        now = time.time_ns()
-        ans = server.get(
-            "/loki/api/v1/query_range",
-            query=query,
-            start=str(now - 600 * 10**9),
-            end=str(now + 10**9),
-            direction="forward",
-        )
-        assert ans.status == 200, ans.body
-        streams = ans.json()["data"]["result"]
-        if sum(len(s["values"]) for s in streams) >= want:
-            return streams
-        time.sleep(0.2)
-    raise AssertionError(f"{query}: wanted {want} lines, got {streams}")
 
 
 def _provider(server: TidewatchProcess, path: str, service: str, **kw: Any) -> Any:
@@ -91,7 +70,7 @@ def test_sdk_logging_handler_round_trip(server: TidewatchProcess) -> None:
         logger.removeHandler(handler)
         provider.shutdown()
 
-    streams = wait_streams(server, '{service_name="checkout"}', 3)
+    streams = wait_log_streams(server, '{service_name="checkout"}', 3)
     # One stream in the index (resource attributes Loki indexes by default) ...
     series = server.get("/loki/api/v1/series", **{"match[]": '{service_name="checkout"}'})
     assert series.json()["data"] == [
@@ -102,7 +81,7 @@ def test_sdk_logging_handler_round_trip(server: TidewatchProcess) -> None:
     assert [line for _, line in entries] == ["order A-1 placed", "stock low", "payment failed"]
 
     # Metadata is queryable as labels: level, severity, trace context, attributes.
-    errors = wait_streams(server, '{service_name="checkout"} | detected_level="error"', 1)
+    errors = wait_log_streams(server, '{service_name="checkout"} | detected_level="error"', 1)
     [err] = errors
     assert err["values"][0][1] == "payment failed"
     assert err["stream"]["severity_text"] == "ERROR"
@@ -111,9 +90,9 @@ def test_sdk_logging_handler_round_trip(server: TidewatchProcess) -> None:
     assert err["stream"]["span_id"] == span_id
     assert err["stream"]["host_name"] == "box-1"
     assert err["stream"]["scope_name"] == "tidewatch.test.otlp"
-    [info] = wait_streams(server, '{service_name="checkout"} | order_id="A-1"', 1)
+    [info] = wait_log_streams(server, '{service_name="checkout"} | order_id="A-1"', 1)
     assert info["stream"]["detected_level"] == "info"
-    [warn] = wait_streams(server, '{service_name="checkout"} | severity_text=~"WARN.*"', 1)
+    [warn] = wait_log_streams(server, '{service_name="checkout"} | severity_text=~"WARN.*"', 1)
     assert warn["values"][0][1] == "stock low"
     assert warn["stream"]["detected_level"] == "warn"
 
@@ -135,5 +114,5 @@ def test_sdk_gzip_on_prometheus_style_path(server: TidewatchProcess) -> None:
         )
     finally:
         provider.shutdown()
-    [s] = wait_streams(server, '{service_name="gzipped"}', 1)
+    [s] = wait_log_streams(server, '{service_name="gzipped"}', 1)
     assert s["values"][0][1] == '{"msg":"structured body","n":2}'

@@ -56,7 +56,11 @@ def _hex_ids_to_base64(node: Any) -> None:
 
 def decode_request(body: bytes, media: str) -> Any:
     """The request message; raises :class:`InvalidOTLP`."""
-    msg = proto.ExportMetricsServiceRequest()
+    return parse_message(proto.ExportMetricsServiceRequest(), body, media)
+
+
+def parse_message(msg: Any, body: bytes, media: str) -> Any:
+    """Fill ``msg`` from an OTLP/protobuf or OTLP/JSON body; raises :class:`InvalidOTLP`."""
     if media == PROTOBUF:
         try:
             msg.ParseFromString(body)

@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import math
 import time
 from dataclasses import dataclass, field
@@ -25,14 +24,12 @@ from typing import Any
 
 import numpy as np
 import orjson
-from google.protobuf import json_format
-from google.protobuf.message import DecodeError
 
 from tidewatch.gofloat import format_float
 from tidewatch.labels import Labels
 from tidewatch.logs.push.decode import PushStream, labels_text_from_map
 from tidewatch.otlp import logs_proto
-from tidewatch.otlp.decode import JSON, PROTOBUF, InvalidOTLP, _hex_ids_to_base64
+from tidewatch.otlp.decode import PROTOBUF, InvalidOTLP, parse_message
 from tidewatch.otlp.logs_level import DETECTED_LEVEL, detect_level
 from tidewatch.otlp.names import label_name
 
@@ -79,26 +76,7 @@ DISCOVER_SERVICE_NAME = (
 
 def decode_logs_request(body: bytes, media: str) -> Any:
     """An ``ExportLogsServiceRequest`` from OTLP/protobuf or OTLP/JSON; raises InvalidOTLP."""
-    msg = logs_proto.ExportLogsServiceRequest()
-    if media == PROTOBUF:
-        try:
-            msg.ParseFromString(body)
-        except DecodeError as exc:
-            raise InvalidOTLP(f"unmarshal OTLP protobuf: {exc}") from None
-        return msg
-    assert media == JSON
-    try:
-        doc = orjson.loads(body) if body.strip() else {}
-    except orjson.JSONDecodeError as exc:
-        raise InvalidOTLP(f"unmarshal OTLP JSON: {exc}") from None
-    if not isinstance(doc, dict):
-        raise InvalidOTLP("unmarshal OTLP JSON: expected an object")
-    _hex_ids_to_base64(doc)
-    try:
-        json_format.ParseDict(doc, msg, ignore_unknown_fields=True)
-    except (json_format.ParseError, binascii.Error) as exc:
-        raise InvalidOTLP(f"unmarshal OTLP JSON: {exc}") from None
-    return msg
+    return parse_message(logs_proto.ExportLogsServiceRequest(), body, media)
 
 
 def encode_logs_response(media: str) -> bytes:

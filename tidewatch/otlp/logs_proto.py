@@ -12,7 +12,7 @@ from typing import Any
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
-from tidewatch.otlp.proto import _message
+from tidewatch.otlp.proto import _message, add_common_messages
 
 PACKAGE = "opentelemetry.proto.logs.v1"
 
@@ -31,44 +31,7 @@ def _file() -> descriptor_pb2.FileDescriptorProto:
     f = descriptor_pb2.FileDescriptorProto(name="tidewatch/otlp_logs.proto", package=PACKAGE)
     f.syntax = "proto3"
     p = "." + PACKAGE + "."
-    _message(
-        f,
-        "AnyValue",
-        [
-            ("string_value", 1, "string", False, "", "value"),
-            ("bool_value", 2, "bool", False, "", "value"),
-            ("int_value", 3, "int64", False, "", "value"),
-            ("double_value", 4, "double", False, "", "value"),
-            ("array_value", 5, "msg", False, p + "ArrayValue", "value"),
-            ("kvlist_value", 6, "msg", False, p + "KeyValueList", "value"),
-            ("bytes_value", 7, "bytes", False, "", "value"),
-        ],
-    )
-    _message(f, "ArrayValue", [("values", 1, "msg", True, p + "AnyValue", "")])
-    _message(f, "KeyValueList", [("values", 1, "msg", True, p + "KeyValue", "")])
-    _message(
-        f,
-        "KeyValue",
-        [("key", 1, "string", False, "", ""), ("value", 2, "msg", False, p + "AnyValue", "")],
-    )
-    _message(
-        f,
-        "InstrumentationScope",
-        [
-            ("name", 1, "string", False, "", ""),
-            ("version", 2, "string", False, "", ""),
-            ("attributes", 3, "msg", True, p + "KeyValue", ""),
-            ("dropped_attributes_count", 4, "uint32", False, "", ""),
-        ],
-    )
-    _message(
-        f,
-        "Resource",
-        [
-            ("attributes", 1, "msg", True, p + "KeyValue", ""),
-            ("dropped_attributes_count", 2, "uint32", False, "", ""),
-        ],
-    )
+    add_common_messages(f, p)
     _message(
         f,
         "LogRecord",

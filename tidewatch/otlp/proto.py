@@ -55,12 +55,8 @@ def _message(fdp: descriptor_pb2.FileDescriptorProto, name: str, fields: list[Fi
                 field.proto3_optional = True
 
 
-def _file() -> descriptor_pb2.FileDescriptorProto:
-    f = descriptor_pb2.FileDescriptorProto(
-        name="tidewatch/otlp_metrics.proto", package="opentelemetry.proto.metrics.v1"
-    )
-    f.syntax = "proto3"
-    p = ".opentelemetry.proto.metrics.v1."
+def add_common_messages(f: descriptor_pb2.FileDescriptorProto, p: str) -> None:
+    """common/v1 and resource/v1 messages, into ``f`` whose package prefix is ``p``."""
     _message(
         f,
         "AnyValue",
@@ -99,6 +95,15 @@ def _file() -> descriptor_pb2.FileDescriptorProto:
             ("dropped_attributes_count", 2, "uint32", False, "", ""),
         ],
     )
+
+
+def _file() -> descriptor_pb2.FileDescriptorProto:
+    f = descriptor_pb2.FileDescriptorProto(
+        name="tidewatch/otlp_metrics.proto", package="opentelemetry.proto.metrics.v1"
+    )
+    f.syntax = "proto3"
+    p = ".opentelemetry.proto.metrics.v1."
+    add_common_messages(f, p)
     _message(
         f,
         "Exemplar",

@@ -16,7 +16,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import TidewatchProcess
+from tests.e2e.harness import TidewatchProcess, wait_log_streams
 from tests.peers import require_binary, require_module
 
 HERE = Path(__file__).resolve().parent
@@ -49,27 +48,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TidewatchProces
     proc.start()
     yield proc
     proc.stop()
-
-
-def query_lines(server: TidewatchProcess, query: str, want: int) -> list[dict[str, Any]]:
-    """Streams for ``query`` over the last 10 minutes, once ``want`` lines are there."""
-    deadline = time.monotonic() + 20
-    streams: list[dict[str, Any]] = []
-    while time.monotonic() < deadline:
-        now = time.time_ns()
-        ans = server.get(
-            "/loki/api/v1/query_range",
-            query=query,
-            start=str(now - 600 * 10**9),
-            end=str(now + 10**9),
-            direction="forward",
-        )
-        assert ans.status == 200, ans.body
-        streams = ans.json()["data"]["result"]
-        if sum(len(s["values"]) for s in streams) >= want:
-            return streams
-        time.sleep(0.2)
-    raise AssertionError(f"{query}: wanted {want} lines, got {streams}\n{server.log_text()}")
 
 
 def by_line(streams: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
@@ -102,7 +80,7 @@ def test_winston_loki_protobuf_snappy(server: TidewatchProcess) -> None:
     run = uuid.uuid4().hex[:8]
     out = run_node("winston_push.js", server, run)
     assert "content-type=application/x-protobuf" in out, out
-    lines = by_line(query_lines(server, f'{{app="winston", run="{run}"}}', 3))
+    lines = by_line(wait_log_streams(server, f'{{app="winston", run="{run}"}}', 3))
     hello = 'winston says hello {"order":"A-1","level":"info"}'
     warns = 'winston warns {"level":"warn"}'
     error = 'winston ünïcode error ✓ {"level":"error"}'
@@ -116,7 +94,7 @@ def test_winston_loki_json_with_metadata(server: TidewatchProcess) -> None:
     run = uuid.uuid4().hex[:8]
     out = run_node("winston_push.js", server, run, WINSTON_JSON="1")
     assert "content-type=application/json" in out, out
-    streams = query_lines(server, f'{{app="winston", run="{run}"}}', 3)
+    streams = wait_log_streams(server, f'{{app="winston", run="{run}"}}', 3)
     lines = by_line(streams)
     hello = lines['winston says hello {"order":"A-1","level":"info"}']
     # Extra fields travel as structured metadata; `level` clashes with the stream label
@@ -138,7 +116,7 @@ def test_winston_loki_json_with_metadata(server: TidewatchProcess) -> None:
 def test_pino_loki_json_with_metadata(server: TidewatchProcess) -> None:
     run = uuid.uuid4().hex[:8]
     run_node("pino_push.js", server, run)
-    streams = query_lines(server, f'{{app="pino", run="{run}"}}', 3)
+    streams = wait_log_streams(server, f'{{app="pino", run="{run}"}}', 3)
     got = {(s["stream"]["level"], line) for s in streams for _, line in s["values"]}
     levels = {level for level, _ in got}
     assert levels == {"info", "warning", "error"}
@@ -150,7 +128,7 @@ def test_pino_loki_json_with_metadata(server: TidewatchProcess) -> None:
     series = server.get("/loki/api/v1/series", **{"match[]": f'{{run="{run}"}}'}).json()["data"]
     assert all("trace_id" not in s for s in series)
     # Metadata filters work like labels.
-    [only] = query_lines(server, f'{{app="pino", run="{run}"}} | trace_id="abc123"', 1)
+    [only] = wait_log_streams(server, f'{{app="pino", run="{run}"}} | trace_id="abc123"', 1)
     assert len(only["values"]) == 1
 
 
@@ -190,7 +168,7 @@ def test_python_logging_loki(server: TidewatchProcess, version: str, path: str) 
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    lines = by_line(query_lines(server, f'{{app="pylogging", run="{run}"}}', 3))
+    lines = by_line(wait_log_streams(server, f'{{app="pylogging", run="{run}"}}', 3))
     base = {"app": "pylogging", "run": run, "v": version, "logger": "shop.orders"}
     assert lines["python says hello"] == {**base, "severity": "info"}
     assert lines["python ünïcode warning"] == {**base, "severity": "warning", "order_id": "A 1"}
