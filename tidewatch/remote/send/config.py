@@ -12,6 +12,9 @@ import orjson
 from tidewatch.config.model import RelabelConfig
 from tidewatch.duration import parse_duration
 from tidewatch.ingest.relabel import CompiledRelabel, RelabelConfigError, compile_relabel
+from tidewatch.remote.write import PROTO_V1, PROTO_V2
+
+PROTOBUF_MESSAGES = (PROTO_V1, PROTO_V2)
 
 
 class RemoteWriteConfigError(ValueError):
@@ -64,6 +67,8 @@ class RemoteWriteConfig:
     relabel: list[CompiledRelabel] = field(default_factory=list, compare=False)
     queue: QueueConfig = field(default_factory=QueueConfig)
     metadata: MetadataConfig = field(default_factory=MetadataConfig)
+    # Which message the queue sends: remote write 1.0 or 2.0 (as Prometheus 3 names them).
+    protobuf_message: str = PROTO_V1
     # Stable identity of the queue: the directory of its log, and ``remote_name``.
     hash: str = ""
 
@@ -351,9 +356,13 @@ def decode_config(raw: Any, index: int) -> RemoteWriteConfig:
     )
     if cfg.metadata.send_interval_ms <= 0:
         raise md.err("send_interval", "must be greater than 0")
-    msg = f.string("protobuf_message", "prometheus.WriteRequest")
-    if msg != "prometheus.WriteRequest":
-        raise f.err("protobuf_message", f"only prometheus.WriteRequest is sent, not {msg!r}")
+    msg = f.string("protobuf_message", PROTO_V1) or PROTO_V1
+    if msg not in PROTOBUF_MESSAGES:
+        raise f.err(
+            "protobuf_message",
+            f"unknown remote write protobuf message {msg}, supported: {', '.join(PROTOBUF_MESSAGES)}",
+        )
+    cfg.protobuf_message = msg
     cfg.hash = _queue_hash(url, cfg.name)
     return cfg
 

@@ -55,12 +55,14 @@ class RemoteWriteManager:
         self.configs: list[RemoteWriteConfig] = decode_configs(configs)
         self.queues: dict[str, RemoteQueue] = {}
         self.metadata: dict[str, MetricMetadata] = {}  # latest per metric family
+        self.metadata_version = 0  # bumped when ``metadata`` changes (see update_metadata)
         self._started = False
         self._lock = asyncio.Lock()
 
     def _make_queue(self, cfg: RemoteWriteConfig) -> RemoteQueue:
         q = RemoteQueue(cfg, self.base / cfg.hash, self.external_labels, self.max_backlog_bytes)
         q.metadata_source = lambda: dict(self.metadata)
+        q.metadata_version = lambda: self.metadata_version
         return q
 
     async def start(self) -> None:
@@ -123,6 +125,15 @@ class RemoteWriteManager:
                 # A full or failing disk must not fail the commit it follows.
                 log.error("remote_write %s: cannot queue samples: %s", q.cfg.remote_name, exc)
                 q.stats.samples_dropped += len(ref_arr)
+
+    def update_metadata(self, items: list[tuple[str, MetricMetadata]]) -> None:
+        """Record the latest metadata per family; every scrape repeats it, so the
+        version only moves on a real change (2.0 queues cache per-series metadata)."""
+        known = self.metadata
+        for family, meta in items:
+            if known.get(family) != meta:
+                known[family] = meta
+                self.metadata_version += 1
 
     def enqueue_exemplars(self, items: list[tuple[int, Labels, Exemplar]]) -> None:
         """Hand one committed batch's exemplars to the queues with ``send_exemplars``."""
@@ -334,7 +345,7 @@ class TeeAppender:
             self.manager.enqueue_exemplars(self._exemplars)
             self._exemplars = []
         if self._metadata:
-            self.manager.metadata.update(self._metadata)
+            self.manager.update_metadata(self._metadata)
             self._metadata = []
         return stats
 

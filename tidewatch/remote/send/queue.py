@@ -22,18 +22,20 @@ import numpy as np
 
 from tidewatch.ingest.relabel import relabel
 from tidewatch.labels import Labels
-from tidewatch.remote.send.client import RemoteClient
+from tidewatch.remote.send.client import Attempt, RemoteClient
 from tidewatch.remote.send.config import RemoteWriteConfig
 from tidewatch.remote.send.encode import (
     F64,
     I64,
     encode_exemplar_request,
-    encode_labels,
     encode_metadata_request,
     encode_write_request,
 )
+from tidewatch.remote.send.encode_v2 import encode_v2_exemplar_request, encode_v2_write_request
 from tidewatch.remote.send.queue_log import Position, QueueReader, QueueWriter, concat
+from tidewatch.remote.send.series_labels import SeriesLabels
 from tidewatch.remote.send.stats import QueueStats
+from tidewatch.remote.write import PROTO_V1
 from tidewatch.tsdb.interface import Exemplar, MetricMetadata
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,7 @@ log = logging.getLogger(__name__)
 _UNKNOWN = -2
 # The log's cap while the remote is unreachable; past it the oldest data goes first.
 DEFAULT_MAX_BACKLOG_BYTES = 2 << 30
+_PROTOCOL_ERROR_EVERY_S = 60.0
 
 
 class RemoteQueue:
@@ -62,8 +65,8 @@ class RemoteQueue:
         # storage ref -> queue ref (-1: dropped by relabeling; _UNKNOWN: not seen yet)
         self._qref_of = np.full(1024, _UNKNOWN, np.int64)
         self._external_pairs = tuple(sorted(self.external_labels.items()))
-        self._label_bytes: dict[int, bytes] = {}
-        self._declared = np.zeros(1024, np.bool_)  # per queue ref: in ``_label_bytes``
+        self._series = SeriesLabels(cfg.protobuf_message)
+        self._declared = np.zeros(1024, np.bool_)  # per queue ref: in ``_series``
         self._segment_series: set[int] = set()
         self._prune_due = False
         self._write_lock = threading.Lock()  # commits may come from worker threads
@@ -74,8 +77,10 @@ class RemoteQueue:
         self._stop_event = asyncio.Event()
         # Latest metadata per metric family (from the manager); sent periodically.
         self.metadata_source: Callable[[], dict[str, MetricMetadata]] = dict
+        self.metadata_version: Callable[[], int] = lambda: 0  # moves when the source changes
         self.client = RemoteClient(cfg)
         self._stopping = False
+        self._protocol_error_at = -math.inf  # when a refusal of 2.0 was last logged
 
     # -- write side (called by the tee appender's commit, synchronously) ------------
     def _queue_ref(self, lbls: Labels, new: list[tuple[int, Labels]]) -> int:
@@ -266,10 +271,10 @@ class RemoteQueue:
             grown = np.zeros(max(top, 2 * len(self._declared)), np.bool_)
             grown[: len(self._declared)] = self._declared
             self._declared = grown
-        known = self._label_bytes
+        known = self._series
         for ref, lbls in series:
             if ref not in known:  # a segment re-declares every live series
-                known[ref] = encode_labels(lbls)
+                known.add(ref, lbls)
             self._segment_series.add(ref)
             self._declared[ref] = True
 
@@ -278,7 +283,7 @@ class RemoteQueue:
         segment declared (each segment re-declares every series still in use)."""
         if self._prune_due:
             keep = self._segment_series
-            self._label_bytes = {r: b for r, b in self._label_bytes.items() if r in keep}
+            self._series.keep_only(keep)
             self._declared[:] = False
             if keep:
                 self._declared[np.fromiter(keep, np.int64, len(keep))] = True
@@ -286,6 +291,7 @@ class RemoteQueue:
 
     async def _flush(self, pending: list[tuple[I64, I64, F64]], n: int) -> None:
         q = self.cfg.queue
+        self._series.switch(self.cfg.protobuf_message)  # a reload may have changed it
         refs = np.concatenate([p[0] for p in pending])
         ts = np.concatenate([p[1] for p in pending])
         vals = np.concatenate([p[2] for p in pending])
@@ -318,8 +324,22 @@ class RemoteQueue:
         refs, ts, vals = self._drop_undeclared(refs, ts, vals)
         for lo in range(0, len(refs), step):
             r, t, v = refs[lo : lo + step], ts[lo : lo + step], vals[lo : lo + step]
-            body, _ = encode_write_request(r, t, v, self._label_bytes)
-            await self._send(body, len(r), float(t.max()) / 1000.0)
+            body = self._encode(r, t, v)
+            await self._send(body, len(r), float(t.max()) / 1000.0, self._series.protocol)
+
+    def _encode(self, refs: I64, ts: I64, vals: F64) -> bytes:
+        """A request in the protocol of ``_series`` (which follows the config)."""
+        series = self._series
+        if not series.is_v2:
+            return encode_write_request(refs, ts, vals, series.v1)[0]
+        metadata = self._v2_metadata(refs) if self.cfg.metadata.send else None
+        return encode_v2_write_request(refs, ts, vals, series.v2, series.table, metadata)[0]
+
+    def _v2_metadata(self, refs: I64) -> dict[int, tuple[int, int, int]]:
+        """Per series, its family's metadata as symbol ids: 2.0 carries metadata inside
+        each series instead of in separate requests."""
+        uniq = np.unique(refs).tolist()
+        return self._series.metadata_ids(uniq, self.metadata_source, self.metadata_version())
 
     def _drop_undeclared(self, refs: I64, ts: I64, vals: F64) -> tuple[I64, I64, F64]:
         """Samples of series the log never declared (which only a damaged log can
@@ -354,33 +374,50 @@ class RemoteQueue:
             self.stats.samples_dropped += lost
             self.stats.samples_pending -= lost
 
-    async def _attempt(self, body: bytes) -> tuple[str, float | None, str]:
-        """POST once: ("ok" | "refused" | "retry", Retry-After seconds, reason)."""
-        result = await self.client.post(body)
+    async def _attempt(self, body: bytes, protocol: str) -> Attempt:
+        """POST once; a refusal of the 2.0 message itself is logged as an error."""
+        result = await self.client.post(body, protocol)
         self.stats.observe_batch(result.seconds)
-        return result.outcome, result.retry_after, result.reason
+        now = time.monotonic()
+        if result.protocol_refused and now - self._protocol_error_at >= _PROTOCOL_ERROR_EVERY_S:
+            # Every batch would repeat it: once a minute is enough to be seen.
+            self._protocol_error_at = now
+            log.error(
+                "remote_write %s: %s refused %s: %s",
+                self.cfg.remote_name,
+                self.cfg.url,
+                protocol,
+                result.reason,
+            )
+        return result
 
-    async def _send(self, body: bytes, samples: int, max_ts: float) -> None:
+    async def _send(self, body: bytes, samples: int, max_ts: float, protocol: str) -> None:
         """Deliver one request of samples, retrying recoverable failures forever."""
         q = self.cfg.queue
         backoff = q.min_backoff_ms / 1000.0
         while True:
             self.stats.samples_total += samples
             self.stats.bytes_total += len(body)
-            outcome, retry_after, reason = await self._attempt(body)
+            result = await self._attempt(body, protocol)
+            outcome, retry_after, reason = result.outcome, result.retry_after, result.reason
             if outcome == "ok":
-                self.stats.samples_delivered += samples
+                written = samples if result.written is None else result.written.samples
+                self._count_written(samples, written, result.status)
                 self.stats.samples_pending -= samples
                 self.stats.highest_sent_ts = max(self.stats.highest_sent_ts, max_ts)
                 return
             if outcome == "refused":
-                log.warning(
+                # A refusal of 2.0 itself was logged (rate-limited) by _attempt.
+                log.log(
+                    logging.DEBUG if result.protocol_refused else logging.WARNING,
                     "remote_write %s: dropping %d samples, server answered %s",
                     self.cfg.remote_name,
                     samples,
                     reason,
                 )
-                self.stats.samples_failed += samples
+                written = 0 if result.written is None else min(result.written.samples, samples)
+                self.stats.samples_delivered += written
+                self.stats.samples_failed += samples - written
                 self.stats.samples_pending -= samples
                 return
             self.stats.samples_retried += samples
@@ -388,6 +425,23 @@ class RemoteQueue:
             log.debug("remote_write %s: retrying after %s", self.cfg.remote_name, reason)
             await asyncio.sleep(retry_after if retry_after is not None else backoff)
             backoff = min(backoff * 2, q.max_backoff_ms / 1000.0)
+
+    def _count_written(self, sent: int, written: int, status: int | None) -> None:
+        """A 2xx answer: a 2.0 receiver that wrote fewer samples than sent broke the
+        spec's rule against partial 2xx; count the rest as failed, as the spec allows."""
+        written = min(max(written, 0), sent)
+        self.stats.samples_delivered += written
+        if written < sent:
+            log.warning(
+                "remote_write %s: receiver answered %s but wrote only %d of %d samples;"
+                " counting %d as failed",
+                self.cfg.remote_name,
+                status,
+                written,
+                sent,
+                sent - written,
+            )
+            self.stats.samples_failed += sent - written
 
     # -- metadata ----------------------------------------------------------------------
     async def _metadata_loop(self) -> None:
@@ -398,16 +452,18 @@ class RemoteQueue:
                 await asyncio.wait_for(self._stop_event.wait(), m.send_interval_ms / 1000.0)
             if self._stopping:
                 return
+            if self.cfg.protobuf_message != PROTO_V1:
+                continue  # 2.0 sends each family's metadata inside its series
             items = sorted(self.metadata_source().items())
             for lo in range(0, len(items), m.max_samples_per_send):
                 chunk = items[lo : lo + m.max_samples_per_send]
                 await self._send_metadata(encode_metadata_request(chunk), len(chunk))
 
     async def _send_metadata(self, body: bytes, n: int) -> None:
-        await self._deliver_counted(body, n, "metadata", give_up_on_stop=True)
+        await self._deliver_counted(body, n, "metadata", PROTO_V1, give_up_on_stop=True)
 
     async def _deliver_counted(
-        self, body: bytes, n: int, kind: str, give_up_on_stop: bool = False
+        self, body: bytes, n: int, kind: str, protocol: str, give_up_on_stop: bool = False
     ) -> bool:
         """Deliver a metadata or exemplar request, counting into ``<kind>_*`` stats;
         True when delivered."""
@@ -416,7 +472,18 @@ class RemoteQueue:
         backoff = q.min_backoff_ms / 1000.0
         while not (give_up_on_stop and self._stopping):
             setattr(st, f"{kind}_total", getattr(st, f"{kind}_total") + n)
-            outcome, retry_after, reason = await self._attempt(body)
+            result = await self._attempt(body, protocol)
+            outcome, retry_after, reason = result.outcome, result.retry_after, result.reason
+            if outcome == "ok" and kind == "exemplars" and result.written is not None:
+                lost = n - min(n, result.written.exemplars)
+                if lost:
+                    log.warning(
+                        "remote_write %s: receiver wrote %d of %d exemplars",
+                        self.cfg.remote_name,
+                        n - lost,
+                        n,
+                    )
+                    st.exemplars_failed += lost
             if outcome == "ok":
                 return True
             if outcome == "refused":
@@ -456,9 +523,14 @@ class RemoteQueue:
 
     async def _send_exemplars(self, rows: list[list[Any]]) -> None:
         step = self.cfg.queue.max_samples_per_send
-        known = [r for r in rows if r[0] in self._label_bytes]
+        series = self._series
+        series.switch(self.cfg.protobuf_message)
+        known = [r for r in rows if r[0] in series]
         for lo in range(0, len(known), step):
             chunk = known[lo : lo + step]
-            body = encode_exemplar_request(chunk, self._label_bytes)
-            await self._deliver_counted(body, len(chunk), "exemplars")
+            if series.is_v2:
+                body = encode_v2_exemplar_request(chunk, series.v2, series.table)
+            else:
+                body = encode_exemplar_request(chunk, series.v1)
+            await self._deliver_counted(body, len(chunk), "exemplars", series.protocol)
         self.stats.exemplars_pending -= len(rows)
