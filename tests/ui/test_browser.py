@@ -901,3 +901,309 @@ def test_overrides_annotations_and_timezone(server: str, browser: Any, artifacts
         assert not errors
     finally:
         ctx.close()
+
+
+THRESHOLD_MODES = ["line", "dashed", "area", "line+area", "off"]
+
+# Per panel: the share of the threshold row drawn as an opaque red line, and the colour
+# of the plot well above and below the threshold (away from the series at 5, and off the
+# grid lines, whose crossings would add their own faint colour).
+THRESHOLD_PIXELS = """panel => {
+  const u = panel.querySelector('.ts-plot')._uplot;
+  const c = u.ctx;
+  const { left, width } = u.bbox;
+  const y = (v) => Math.round(u.valToPos(v, 'y', true));
+  const lineShare = (row) => {
+    const d = c.getImageData(Math.round(left), row, Math.round(width), 1).data;
+    let hits = 0;
+    for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 120 && d[i] > d[i + 1] + 50) hits++;
+    return hits / (d.length / 4);
+  };
+  const px = (v) => Array.from(c.getImageData(Math.round(left + width * 0.37), y(v), 1, 1).data);
+  const series = Math.max(lineShare(y(5) - 1), lineShare(y(5)), lineShare(y(5) + 1));
+  return { line: Math.max(lineShare(y(7)), lineShare(y(7) - 1)), above: px(8.5), below: px(2.5), series };
+}"""
+
+
+def thresholds_dashboard() -> dict[str, Any]:
+    steps = [{"value": None, "color": "green"}, {"value": 7, "color": "red"}]
+    panels = [
+        {
+            "id": i + 1,
+            "type": "timeseries",
+            "title": f"thresholds {mode}",
+            "gridPos": {"x": (i % 3) * 8, "y": (i // 3) * 8, "w": 8, "h": 8},
+            "targets": [{"refId": "A", "expr": "vector(5)"}],
+            "options": {"legend": {"showLegend": False}},
+            "fieldConfig": {
+                "defaults": {
+                    "min": 0,
+                    "max": 10,
+                    "thresholds": {"mode": "absolute", "steps": steps},
+                    "custom": {"thresholdsStyle": {"mode": mode}},
+                },
+                "overrides": [],
+            },
+        }
+        for i, mode in enumerate(THRESHOLD_MODES)
+    ]
+    # Percentage steps are relative to the axis: 70% of 0..10 is the same line at 7.
+    percent = json.loads(json.dumps(panels[3]))
+    percent |= {"id": len(panels) + 1, "title": "thresholds percentage"}
+    percent["gridPos"] |= {"x": 16, "y": 8}
+    percent["fieldConfig"]["defaults"]["thresholds"] = {
+        "mode": "percentage",
+        "steps": [{"value": None, "color": "green"}, {"value": 70, "color": "red"}],
+    }
+    # Colour scheme "From thresholds": the series at 5 is above the step at 3, so red.
+    by_value = json.loads(json.dumps(panels[4]))
+    by_value |= {"id": len(panels) + 2, "title": "series coloured by thresholds"}
+    by_value["gridPos"] |= {"x": 0, "y": 16}
+    by_value["fieldConfig"]["defaults"] |= {
+        "color": {"mode": "thresholds"},
+        "thresholds": {
+            "mode": "absolute",
+            "steps": [{"value": None, "color": "green"}, {"value": 3, "color": "red"}],
+        },
+    }
+    return {
+        "uid": "thresholds",
+        "title": "Threshold styles",
+        "panels": [*panels, percent, by_value],
+    }
+
+
+def test_threshold_lines_and_areas(server: str, page: Any, artifacts: Path) -> None:
+    post_dashboard(server, thresholds_dashboard())
+    states = open_dashboard(page, f"{server}/d/thresholds?from=now-5m&to=now")
+    assert all(s["state"] == "done" for s in states), states
+    page.screenshot(path=str(artifacts / "thresholds.png"))
+    drawn = {}
+    for i, mode in enumerate(THRESHOLD_MODES):
+        panel = page.locator(f".panel[data-panel-id='{i + 1}']")
+        drawn[mode] = panel.evaluate(THRESHOLD_PIXELS)
+
+    def tinted(px: list[int], red: bool) -> bool:
+        r, g, _, a = px
+        return a >= 30 and (r > g + 50 if red else g > r + 50)
+
+    percent = page.locator(f".panel[data-panel-id='{len(THRESHOLD_MODES) + 1}']")
+    drawn["percentage"] = percent.evaluate(THRESHOLD_PIXELS)
+    by_value = page.locator(f".panel[data-panel-id='{len(THRESHOLD_MODES) + 2}']")
+    drawn["by value"] = by_value.evaluate(THRESHOLD_PIXELS)
+    assert drawn["by value"]["series"] > 0.5, drawn["by value"]
+    assert drawn["off"]["series"] < 0.05, drawn["off"]  # the palette's green
+    # Solid lines cover the whole row; dashes (10 on, 10 off) about half of it.
+    assert drawn["line"]["line"] > 0.9, drawn["line"]
+    assert drawn["line+area"]["line"] > 0.9, drawn["line+area"]
+    assert drawn["percentage"]["line"] > 0.9, drawn["percentage"]
+    assert 0.3 < drawn["dashed"]["line"] < 0.7, drawn["dashed"]
+    assert drawn["area"]["line"] < 0.05, drawn["area"]
+    assert drawn["off"]["line"] < 0.05, drawn["off"]
+    # Areas: red above the step at 7, the base colour (green) below it.
+    for mode in ("area", "line+area", "percentage"):
+        assert tinted(drawn[mode]["above"], red=True), (mode, drawn[mode])
+        assert tinted(drawn[mode]["below"], red=False), (mode, drawn[mode])
+    for mode in ("line", "dashed", "off"):
+        assert drawn[mode]["above"][3] < 30 and drawn[mode]["below"][3] < 30, (mode, drawn[mode])
+    assert not page.errors
+
+
+# A matcher and property the editor has no form for: shown, and kept as they are.
+KEPT_OVERRIDE = {
+    "matcher": {"id": "byFrameRefID", "options": "A"},
+    "properties": [{"id": "custom.lineWidth", "value": 2}],
+}
+
+
+def test_panel_editor_mappings_legend_overrides(server: str, page: Any, artifacts: Path) -> None:
+    grid = {"x": 0, "y": 0, "w": 12, "h": 8}
+    post_dashboard(
+        server,
+        {
+            "uid": "editfields",
+            "title": "Edit field options",
+            "panels": [
+                {"id": 1, "type": "timeseries", "title": "up by job", "gridPos": grid}
+                | {"targets": [{"refId": "A", "expr": "up", "legendFormat": "{{job}}"}]}
+                | {"fieldConfig": {"defaults": {}, "overrides": [KEPT_OVERRIDE]}},
+                {"id": 2, "type": "stat", "title": "state", "gridPos": grid | {"x": 12}}
+                | {"targets": [{"refId": "A", "expr": "vector(1)"}]},
+            ],
+        },
+    )
+    open_dashboard(page, f"{server}/d/editfields?from=now-5m&to=now")
+    ed = page.locator(".panel-editor")
+
+    # Value mappings on the stat: 1 → "UP" in blue, and a range row.
+    page.hover(".panel[data-panel-id='2']")
+    page.click(".panel[data-panel-id='2'] .panel-edit")
+    ed.locator("button.add-mapping").click()
+    row = ed.locator(".mapping-row[data-index='0']")
+    row.locator("input[name=mapping-value]").fill("1")
+    row.locator("input[name=mapping-text]").fill("UP")
+    row.locator("input[name=mapping-color]").fill("blue")
+    ed.locator("button.add-mapping").click()
+    row = ed.locator(".mapping-row[data-index='1']")
+    row.locator("select[name=mapping-type]").select_option("range")
+    row.locator("input[name=mapping-from]").fill("2")
+    row.locator("input[name=mapping-to]").fill("10")
+    row.locator("input[name=mapping-text]").fill("MANY")
+    stat = ed.locator(".editor-preview .panel[data-type=stat][data-state=done]")
+    stat.locator(".stat-value", has_text="UP").wait_for(timeout=15_000)
+    value_color = stat.locator(".stat-value").evaluate("e => getComputedStyle(e).color")
+    assert value_color == "rgb(87, 148, 242)", value_color  # Grafana's "blue"
+    ed.locator("button:has-text('Apply')").click()
+    ed.wait_for(state="detached")
+
+    # Legend and overrides on the time series.
+    page.hover(".panel[data-panel-id='1']")
+    page.click(".panel[data-panel-id='1'] .panel-edit")
+    ed.locator("select[name=legend-mode]").select_option("table")
+    ed.locator("select[name=legend-placement]").select_option("right")
+    ed.locator("input[name=legend-calc][value=max]").check()
+    ed.locator("input[name=legend-calc][value=mean]").check()
+    ed.locator("button.add-override").click()
+    assert "byFrameRefID" in ed.locator(".override[data-index='0']").inner_text()
+    ov = ed.locator(".override[data-index='1']")
+    ov.locator("input[name=override-matcher-value]").fill("node")
+    ov.locator("button.add-override-prop").click()
+    ov.locator(".override-prop").nth(0).locator("input[name=override-prop-value]").fill(
+        "Node exporter"
+    )
+    ov.locator("button.add-override-prop").click()
+    ov.locator(".override-prop").nth(1).locator("select[name=override-prop-id]").select_option(
+        "unit"
+    )
+    ov.locator(".override-prop").nth(1).locator("input[name=override-prop-value]").fill("percent")
+    ov.locator("button.add-override-prop").click()
+    ov.locator(".override-prop").nth(2).locator("select[name=override-prop-id]").select_option(
+        "color"
+    )
+    ov.locator(".override-prop").nth(2).locator("input[name=override-prop-value]").fill("purple")
+    ed.locator("button.add-override").click()
+    ov = ed.locator(".override[data-index='2']")
+    ov.locator("select[name=override-matcher-id]").select_option("byRegexp")
+    ov.locator("input[name=override-matcher-value]").fill("tide.*")
+    ov.locator("button.add-override-prop").click()
+    ov.locator("input[name=override-prop-value]").fill("self")
+    ed.locator("select[name=threshold-style]").select_option("dashed")
+
+    preview = ed.locator(".editor-preview .panel[data-type=timeseries][data-state=done]")
+    preview.locator(".lg-name", has_text="Node exporter").wait_for(timeout=15_000)
+    preview.locator(".lg-name", has_text="self").wait_for(timeout=15_000)
+    assert preview.locator(".ts.legend-right .legend-table").count() == 1
+    assert preview.locator(".lg-head").inner_text().split() == ["Mean", "Max"]
+    node_row = preview.locator(".lg-row", has_text="Node exporter").inner_text()
+    assert node_row.split()[-2:] == ["1%", "1%"], node_row
+    swatch = preview.locator(".lg-row", has_text="Node exporter").locator(".swatch")
+    assert swatch.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(184, 119, 217)"
+    page.screenshot(path=str(artifacts / "panel-editor-fields.png"))
+    ed.locator("button:has-text('Save dashboard')").click()
+    ed.wait_for(state="detached")
+    page.wait_for_function(DRAWN, timeout=30_000)
+    assert page.locator(".panel[data-panel-id='2'] .stat-value").inner_text() == "UP"
+
+    saved = http("GET", server + "/api/dashboards/uid/editfields").json()["dashboard"]
+    p1, p2 = sorted(saved["panels"], key=lambda p: p["id"])
+    assert p2["fieldConfig"]["defaults"]["mappings"] == [
+        {"type": "value", "options": {"1": {"index": 0, "text": "UP", "color": "blue"}}},
+        {"type": "range", "options": {"from": 2, "to": 10, "result": {"index": 1, "text": "MANY"}}},
+    ]
+    assert p1["options"]["legend"] == {
+        "displayMode": "table",
+        "placement": "right",
+        "showLegend": True,
+        "calcs": ["mean", "max"],
+    }
+    assert p1["fieldConfig"]["overrides"] == [
+        KEPT_OVERRIDE,
+        {
+            "matcher": {"id": "byName", "options": "node"},
+            "properties": [
+                {"id": "displayName", "value": "Node exporter"},
+                {"id": "unit", "value": "percent"},
+                {"id": "color", "value": {"mode": "fixed", "fixedColor": "purple"}},
+            ],
+        },
+        {
+            "matcher": {"id": "byRegexp", "options": "tide.*"},
+            "properties": [{"id": "displayName", "value": "self"}],
+        },
+    ]
+    assert p1["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"] == {"mode": "dashed"}
+
+    # Reopened, the editor shows what was saved; hiding the legend removes it.
+    page.hover(".panel[data-panel-id='1']")
+    page.click(".panel[data-panel-id='1'] .panel-edit")
+    assert ed.locator("select[name=legend-mode]").input_value() == "table"
+    assert ed.locator(".override").count() == 3
+    renamed = ed.locator(".override[data-index='2'] input[name=override-prop-value]")
+    assert renamed.input_value() == "self"
+    ed.locator("select[name=legend-mode]").select_option("hidden")
+    ed.locator(".editor-preview .panel[data-state=done]").wait_for()
+    page.wait_for_function(
+        "!document.querySelector('.editor-preview .legend')"
+        " && document.querySelector('.editor-preview .ts-plot')"
+    )
+    ed.locator("button:has-text('Discard')").click()
+    assert not page.errors
+
+
+def test_loki_annotations(server: str, page: Any, artifacts: Path) -> None:
+    now_ns = time.time_ns()
+    push_logs(
+        server,
+        [
+            {
+                "stream": {"app": "deploys", "env": "prod"},
+                "values": [
+                    [str(now_ns - 150 * 10**9), "deployed v1.2.3"],
+                    [str(now_ns - 90 * 10**9), "restart after OOM"],
+                    [str(now_ns - 60 * 10**9), "deployed v1.2.4"],
+                ],
+            }
+        ],
+    )
+    annotations = [
+        {"name": "Deploys", "enable": True, "iconColor": "green", "tagKeys": "env"}
+        | {"datasource": {"type": "loki", "uid": "loki"}, "titleFormat": "deploy {{app}}"}
+        | {"expr": '{app="deploys"} |= "deployed"'},
+        # Grafana 8+ keeps the query under `target`.
+        {"name": "Restarts", "enable": True, "iconColor": "orange"}
+        | {"datasource": {"type": "loki", "uid": "tidewatch-loki"}}
+        | {"target": {"expr": '{app="deploys"} |= "restart"'}, "textFormat": "on {{env}}"},
+    ]
+    panel = {"id": 1, "type": "timeseries", "title": "with log events"} | {
+        "gridPos": {"x": 0, "y": 0, "w": 24, "h": 10},
+        "targets": [{"refId": "A", "expr": "vector(1)"}],
+    }
+    post_dashboard(
+        server,
+        {"uid": "lokiann", "title": "Loki annotations"}
+        | {"annotations": {"list": annotations}, "panels": [panel]},
+    )
+    sent: list[str] = []
+    page.on(
+        "request", lambda r: sent.append(r.url) if "/loki/api/v1/query_range" in r.url else None
+    )
+    open_dashboard(page, f"{server}/d/lokiann?from=now-5m&to=now")
+    ts = page.locator(".panel[data-type=timeseries]")
+    deploys = ts.locator(".annotation-marker[data-title='deploy deploys']")
+    restarts = ts.locator(".annotation-marker[data-title='']")
+    assert deploys.count() == 2
+    assert restarts.count() == 1
+    # Markers sit at the lines' times: the later deploy right of the restart.
+    xs = [m.bounding_box()["x"] for m in deploys.all()]
+    restart_x = restarts.first.bounding_box()["x"]
+    assert min(xs) < restart_x < max(xs), (xs, restart_x)
+    deploys.last.hover()
+    tip = ts.locator(".annotation-tip").inner_text()
+    assert "deploy deploys" in tip and "deployed v1.2.4" in tip and "prod" in tip, tip
+    page.screenshot(path=str(artifacts / "loki-annotations.png"))
+    restarts.first.hover()
+    assert "on prod" in ts.locator(".annotation-tip").inner_text()
+    queries = [urllib.parse.parse_qs(urllib.parse.urlparse(u).query)["query"][0] for u in sent]
+    assert '{app="deploys"} |= "deployed"' in queries, queries
+    assert '{app="deploys"} |= "restart"' in queries, queries
+    assert not page.errors

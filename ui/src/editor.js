@@ -1,8 +1,10 @@
-// The panel editor: a live preview, the panel's queries and its main options (title,
-// type, unit, decimals, min/max, thresholds), edited on a draft copy. "Apply" puts the
+// The panel editor: a live preview, the panel's queries and its options (title, type,
+// unit, decimals, min/max, thresholds and their style, legend, value mappings,
+// overrides), edited on a draft copy. "Apply" puts the
 // draft into the dashboard; "Save dashboard" also posts it to /api/dashboards/db.
 import { PALETTE, color } from "./fields.js";
 import { el } from "./dom.js";
+import { legendSection, mappingsSection, overridesSection } from "./editorsections.js";
 import { UNIT_IDS } from "./units.js";
 
 export const PANEL_TYPES = [
@@ -11,6 +13,12 @@ export const PANEL_TYPES = [
 ];
 const THRESHOLD_COLORS = ["green", "red", "orange", "yellow", "blue", "purple"];
 const PREVIEW_DELAY_MS = 350;
+// Grafana's "Show thresholds" choices (fieldConfig.defaults.custom.thresholdsStyle.mode).
+const THRESHOLD_STYLES = [
+  ["off", "Off"], ["line", "As lines"], ["dashed", "As lines (dashed)"], ["area", "As filled regions"],
+  ["line+area", "As filled regions and lines"], ["dashed+area", "As filled regions and lines (dashed)"],
+];
+const LEGEND_TYPES = new Set(["timeseries", "state-timeline", "heatmap"]);
 
 /** Sets obj[path] = value, or deletes it when value is undefined (so saved JSON stays clean). */
 function put(obj, path, value) {
@@ -175,8 +183,19 @@ export class PanelEditor {
         this.field("Decimals", num("decimals", "decimals")),
         el("div", { class: "opt-pair" }, this.field("Min", num("min", "min")), this.field("Max", num("max", "max"))),
         this.thresholds());
+      if (p.type === "timeseries") sections.push(this.field("Show thresholds", this.thresholdStyle()));
+      const changed = (now) => this.changed(now);
+      if (LEGEND_TYPES.has(p.type)) sections.push(legendSection(p, changed));
+      sections.push(mappingsSection(d, changed), overridesSection(p.fieldConfig, changed));
     }
     this.optionsBox.replaceChildren(...sections);
+  }
+
+  thresholdStyle() {
+    const d = this.draft.fieldConfig.defaults;
+    const cur = d.custom?.thresholdsStyle?.mode || "off";
+    return el("select", { name: "threshold-style", onchange: (e) => { put(d, "custom.thresholdsStyle.mode", e.target.value); this.changed(true); } },
+      ...THRESHOLD_STYLES.map(([v, t]) => el("option", { value: v, selected: v === cur || null }, t)));
   }
 
   thresholds() {

@@ -94,6 +94,21 @@ export function fieldConfigFor(panel, frame) {
   return out;
 }
 
+/**
+ * The name a series is shown with: an override's (or the defaults') displayName, with
+ * Grafana's ${__field.labels.x}, ${__field.labels}, ${__series.name} and ${__field.name}.
+ */
+export function displayName(cfg, frame) {
+  const fmt = cfg.displayName;
+  if (!fmt) return frame.name;
+  const labels = frame.labels || {};
+  return String(fmt).replace(/\$\{__(field|series)\.(labels|name)(?:\.([^}]+))?\}/g, (all, _scope, what, key) => {
+    if (what === "name") return frame.name;
+    if (key) return labels[key] ?? "";
+    return Object.entries(labels).filter(([k]) => k !== "__name__").map(([k, v]) => `${k}="${v}"`).join(", ");
+  });
+}
+
 export function thresholdColor(cfg, value) {
   const steps = cfg.thresholds?.steps || [{ value: null, color: "green" }];
   let pick = steps[0]?.color || "green";

@@ -1,5 +1,5 @@
 // What stat, gauge and bargauge share: one reduced, formatted, coloured value per series.
-import { fieldConfigFor, mapValue, reduce, thresholdColor, color } from "../fields.js";
+import { displayName, fieldConfigFor, mapValue, reduce, thresholdColor, color } from "../fields.js";
 import { formatParts } from "../units.js";
 
 export function reducedValues(panel, frames) {
@@ -7,7 +7,7 @@ export function reducedValues(panel, frames) {
   const out = frames.map((f) => {
     const cfg = fieldConfigFor(panel, f);
     const value = reduce(f.values, calc);
-    return display(cfg, value, f.name, f, panel);
+    return display(cfg, value, displayName(cfg, f), f, panel);
   });
   const limit = panel.options?.reduceOptions?.limit;
   return limit ? out.slice(0, limit) : out;

@@ -1,6 +1,6 @@
 // timeseries (and migrated graph) panels drawn with uPlot.
 import uPlot from "uplot";
-import { CALC_NAMES, PALETTE, color, fieldConfigFor, reduce, withAlpha } from "../fields.js";
+import { CALC_NAMES, PALETTE, color, displayName, fieldConfigFor, reduce, thresholdColor, withAlpha } from "../fields.js";
 import { formatDateTime, ianaName } from "../time.js";
 import { formatValue } from "../units.js";
 import { el } from "../dom.js";
@@ -53,6 +53,8 @@ function stack(ys, configs, percent) {
 
 export function renderTimeseries(body, panel, frames, ctx) {
   const configs = frames.map((f) => fieldConfigFor(panel, f));
+  // Overrides may rename a series (displayName); legend and tooltip show the new name.
+  frames = frames.map((f, k) => ({ ...f, name: displayName(configs[k], f) }));
   const defaults = panel.fieldConfig?.defaults || {};
   const unit = defaults.unit || "short";
   const { xs, ys: raw } = align(frames);
@@ -71,10 +73,15 @@ export function renderTimeseries(body, panel, frames, ctx) {
   frames.forEach((f, k) => {
     const cfg = configs[k];
     const c = cfg.custom;
-    const col = cfg.color?.mode === "fixed" ? color(cfg.color.fixedColor) : PALETTE[k % PALETTE.length];
+    // "From thresholds (by value)" colours the line by the step each value falls in;
+    // its legend swatch takes the last value's colour.
+    const byThresholds = cfg.color?.mode === "thresholds" || c.thresholdsStyle?.mode === "series";
+    let col = cfg.color?.mode === "fixed" ? color(cfg.color.fixedColor) : PALETTE[k % PALETTE.length];
+    if (byThresholds) col = thresholdColor(withDefaultThresholds(cfg), reduce(raw[k], "lastNotNull") ?? 0);
     const draw = c.drawStyle || "line";
     const fillOpacity = (c.fillOpacity ?? (stacked ? 10 : 0)) / 100;
     const s = {
+      swatch: col,
       label: f.name,
       stroke: col,
       width: draw === "points" ? 0 : c.lineWidth ?? 1,
@@ -94,6 +101,10 @@ export function renderTimeseries(body, panel, frames, ctx) {
     if (c.lineInterpolation === "stepAfter") s.paths = uPlot.paths.stepped({ align: 1 });
     if (c.lineInterpolation === "smooth") s.paths = uPlot.paths.spline();
     if (c.hideFrom?.viz) s.show = false;
+    if (byThresholds) {
+      s.stroke = (u) => thresholdGradient(u, cfg, 1);
+      if (fillOpacity > 0) s.fill = (u) => thresholdGradient(u, cfg, fillOpacity);
+    }
     series.push(s);
     if (stacked && k > 0 && fillOpacity > 0) bands.push({ series: [k + 1, k], fill: withAlpha(col, fillOpacity) });
     visibleIdx.push(k);
@@ -161,6 +172,7 @@ export function renderTimeseries(body, panel, frames, ctx) {
         u.setSelect({ width: 0, height: 0 }, false);
       }],
       setCursor: [(u) => tooltip(u, plotBox, frames, series)],
+      drawClear: [(u) => drawThresholds(u, defaults)],
       draw: [(u) => annotations.draw(u)],
     },
   };
@@ -185,6 +197,7 @@ export function renderTimeseries(body, panel, frames, ctx) {
     if (u) u.setSize(size);
     else {
       u = new uPlot({ ...opts, ...size }, data, plotBox);
+      plotBox._uplot = u; // lets tests and debugging map values to pixels
       annotations.attach(u);
       markReady();
     }
@@ -197,6 +210,83 @@ export function renderTimeseries(body, panel, frames, ctx) {
   };
   cleanup.ready = ready; // the dashboard counts the panel drawn when this resolves
   return cleanup;
+}
+
+// Grafana's thresholdsStyle modes: lines (solid or dashed) at each step above the base,
+// and/or areas tinting each step's band of the y axis; drawn under the series.
+const THRESHOLD_LINE_MODES = new Set(["line", "dashed", "line+area", "dashed+area"]);
+const THRESHOLD_AREA_MODES = new Set(["area", "line+area", "dashed+area"]);
+// What a Grafana panel has when its JSON names no thresholds.
+const GRAFANA_DEFAULT_THRESHOLDS = { mode: "absolute", steps: [{ value: null, color: "green" }, { value: 80, color: "red" }] };
+
+/** Threshold steps on the y scale, the base (null / -Infinity) first, as Grafana keeps them. */
+function thresholdSteps(th, yMin, yMax) {
+  const steps = (th?.steps || []).map((s) => ({ value: s.value == null ? -Infinity : Number(s.value), color: s.color }));
+  steps.sort((a, b) => a.value - b.value);
+  if (th?.mode !== "percentage") return steps;
+  // Percentage steps are relative to the axis range drawn.
+  return steps.map((s) => (s.value === -Infinity ? s : { ...s, value: yMin + ((yMax - yMin) * s.value) / 100 }));
+}
+
+const withDefaultThresholds = (cfg) => (cfg.thresholds ? cfg : { ...cfg, thresholds: GRAFANA_DEFAULT_THRESHOLDS });
+
+/** A vertical gradient with a hard edge at each threshold step, over the y scale drawn. */
+function thresholdGradient(u, cfg, alpha) {
+  const { min, max } = u.scales.y;
+  const th = withDefaultThresholds(cfg).thresholds;
+  if (min == null || max == null || min === max) return withAlpha(color(th.steps?.[0]?.color), alpha);
+  const bottom = u.valToPos(min, "y", true);
+  const top = u.valToPos(max, "y", true);
+  // Offsets from canvas positions, so log scales put the edges where the values are.
+  const at = (v) => Math.min(1, Math.max(0, (u.valToPos(Math.min(Math.max(v, min), max), "y", true) - bottom) / (top - bottom)));
+  const g = u.ctx.createLinearGradient(0, bottom, 0, top);
+  const steps = thresholdSteps(th, min, max);
+  steps.forEach((s, i) => {
+    const c = withAlpha(color(s.color), alpha);
+    g.addColorStop(s.value === -Infinity ? 0 : at(s.value), c);
+    g.addColorStop(i + 1 < steps.length ? at(steps[i + 1].value) : 1, c);
+  });
+  return g;
+}
+
+function drawThresholds(u, defaults) {
+  const mode = defaults.custom?.thresholdsStyle?.mode || "off";
+  const lines = THRESHOLD_LINE_MODES.has(mode);
+  const areas = THRESHOLD_AREA_MODES.has(mode);
+  const { min: yMin, max: yMax } = u.scales.y;
+  if ((!lines && !areas) || yMin == null || yMax == null) return;
+  const steps = thresholdSteps(defaults.thresholds || GRAFANA_DEFAULT_THRESHOLDS, yMin, yMax);
+  if (!steps.length) return;
+  const c = u.ctx;
+  const { left, top, width, height } = u.bbox;
+  const yPos = (v) => Math.round(u.valToPos(Math.min(Math.max(v, yMin), yMax), "y", true));
+  c.save();
+  c.beginPath();
+  c.rect(left, top, width, height);
+  c.clip();
+  if (areas) {
+    steps.forEach((s, i) => {
+      const lo = s.value === -Infinity ? top + height : yPos(s.value);
+      const hi = i + 1 < steps.length ? yPos(steps[i + 1].value) : top;
+      if (lo <= hi) return;
+      c.fillStyle = withAlpha(color(s.color), 0.15);
+      c.fillRect(left, hi, width, lo - hi);
+    });
+  }
+  if (lines) {
+    c.lineWidth = 2;
+    if (mode.startsWith("dashed")) c.setLineDash([10, 10]);
+    for (const s of steps.slice(1)) {
+      if (s.value < yMin || s.value > yMax) continue;
+      const y = yPos(s.value);
+      c.strokeStyle = withAlpha(color(s.color), 0.7);
+      c.beginPath();
+      c.moveTo(Math.round(left), y);
+      c.lineTo(Math.round(left + width), y);
+      c.stroke();
+    }
+  }
+  c.restore();
 }
 
 function annotationLayer(events, box) {
@@ -285,7 +375,7 @@ function tooltip(u, box, frames, series) {
   for (let k = 1; k < series.length && rows.length < 16; k++) {
     const v = u.data[k][idx];
     if (v == null || series[k].show === false) continue;
-    rows.push(el("div", { class: "tt-row" }, el("span", { class: "swatch", style: `background:${series[k].stroke}` }), el("span", { class: "tt-name" }, frames[k - 1].name), el("b", {}, series[k].value(u, v))));
+    rows.push(el("div", { class: "tt-row" }, el("span", { class: "swatch", style: `background:${series[k].swatch}` }), el("span", { class: "tt-name" }, frames[k - 1].name), el("b", {}, series[k].value(u, v))));
   }
   tip.replaceChildren(...rows);
   tip.style.display = "block";
@@ -305,7 +395,7 @@ function renderLegend(frames, cols, configs, series, opts, unit, decimals) {
     if (configs[k].custom.hideFrom?.legend) return;
     const cfg = configs[k];
     const vals = calcs.map((c) => el("span", { class: "lg-calc" }, (table ? "" : `${CALC_NAMES[c] || c}: `) + formatValue(reduce(cols[k], c), cfg.unit || unit, cfg.decimals ?? decimals)));
-    box.append(el("div", { class: "lg-row" }, el("span", { class: "lg-name" }, el("span", { class: "swatch", style: `background:${series[k + 1].stroke}` }), f.name), ...vals));
+    box.append(el("div", { class: "lg-row" }, el("span", { class: "lg-name" }, el("span", { class: "swatch", style: `background:${series[k + 1].swatch}` }), f.name), ...vals));
   });
   return box;
 }
