@@ -34,6 +34,8 @@ FILTERS = [
     '|~ "or$"',
     '|~ "\\\\d+ms"',
     '|~ "(?i)ERROR"',
+    '|~ "err|x(é)?"',  # reduced to the literals err and x
+    '!~ "error|ab?"',
     '|~ "é.x"',
     '|~ "[a-c]+r\\\\b"',
     '|= "err" or "xy"',

@@ -1,7 +1,8 @@
 """Run a query's leading line filters over a chunk's whole text at once.
 
-A chunk's lines are one newline-joined UTF-8 blob. A literal (``|= "x"``) is found
-with ``memmem`` and a regex (``|~ "err(or)?"``) with one RE2 search over the blob;
+A chunk's lines are one newline-joined UTF-8 blob. A literal (``|= "x"``, or a regex
+that only asks for one, such as ``|~ "err(or)?"``, see :mod:`.regex_literals`) is found
+with ``memmem`` and another regex (``|~ "\\d+ms"``) with one RE2 search over the blob;
 after a hit the search jumps to the next line, so the Python work is per matching
 line, not per line. Hit offsets map to line numbers with ``searchsorted`` over the
 newline offsets. The result is exact, so the pipeline skips the filters it covers.
@@ -24,6 +25,7 @@ import re2
 
 from tidewatch.logs.logql import ast
 from tidewatch.logs.store.memsearch import line_hits
+from tidewatch.logs.store.regex_literals import literal_alternatives
 
 Rows = npt.NDArray[np.intp]
 
@@ -143,6 +145,10 @@ def _step(f: ast.LineFilter) -> _Step | None:
             return None
         if f.op in ("|=", "!=") or not any(c in _META for c in v.text):
             matchers.append(v.text.encode())
+            continue
+        lits = literal_alternatives(v.text)
+        if lits is not None:  # e.g. err(or)?: memmem for "err" answers the same
+            matchers += [x.encode() for x in lits]
             continue
         rx = blob_regex(v.text)
         if rx is None:
