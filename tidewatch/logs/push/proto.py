@@ -65,8 +65,28 @@ def _build() -> dict[str, Any]:
     }
 
 
+def _build_raw() -> Any:
+    """``PushRequest`` with each stream's entries left as serialized bytes (same wire
+    format: an embedded message is a length-delimited field), for columnar decoding."""
+    fd = descriptor_pb2.FileDescriptorProto()
+    fd.name = "tidewatch_logproto_push_raw.proto"
+    fd.package = "logproto_raw"
+    fd.syntax = "proto3"
+    opt, rep = _F.LABEL_OPTIONAL, _F.LABEL_REPEATED
+    stream = fd.message_type.add(name="StreamAdapter")
+    _field(stream, "labels", 1, _F.TYPE_STRING, opt)
+    _field(stream, "entries", 2, _F.TYPE_BYTES, rep)
+    _field(stream, "hash", 3, _F.TYPE_UINT64, opt)
+    req = fd.message_type.add(name="PushRequest")
+    _field(req, "streams", 1, _F.TYPE_MESSAGE, rep, ".logproto_raw.StreamAdapter")
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(fd)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("logproto_raw.PushRequest"))
+
+
 _CLASSES = _build()
 PushRequest: Any = _CLASSES["PushRequest"]
 StreamAdapter: Any = _CLASSES["StreamAdapter"]
 EntryAdapter: Any = _CLASSES["EntryAdapter"]
 LabelPairAdapter: Any = _CLASSES["LabelPairAdapter"]
+RawPushRequest: Any = _build_raw()
