@@ -34,6 +34,7 @@ from tidewatch.logs.agent import (
     logs_section_from_raw,
 )
 from tidewatch.logs.agent.positions import PositionsError
+from tidewatch.logs.forward import LogForwarder
 from tidewatch.logs.logql import LogQLEngine
 from tidewatch.logs.store.limits_config import options_from_limits
 from tidewatch.logs.store.options import LogStoreOptions
@@ -149,6 +150,8 @@ class Tidewatch:
             InProcessSink(self.log_store.push),
             data_dir=Path(self.config.storage.path) / "logs" / "agent",
         )
+        self._log_agent_clients = agent_config.clients
+        self.log_forwarder = LogForwarder(self.log_store.subscribe)
         self.scrape_manager = ScrapeManager(
             self.storage, external_labels=self.config.prometheus.global_.external_labels
         )
@@ -183,6 +186,8 @@ class Tidewatch:
         except ConfigError as exc:
             raise ReloadRefused(str(exc)) from exc
         self.auth.protect_self_scrapes(self.config)
+        # Forwarding starts before the port opens and the agent tails, so no line misses it.
+        await self.log_forwarder.apply(self._log_agent_clients)
         app = build_app(self)
         self.auth.apply(app)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -224,6 +229,7 @@ class Tidewatch:
                 await self._embedded_am.reload(new_am)
                 await self.scrape_manager.apply_config(new)
                 await self.log_agent.apply_config(new_agent)
+                await self.log_forwarder.apply(new_agent.clients)
                 await self.remote_write.apply_config(
                     new.prometheus.remote_write, new.prometheus.global_.external_labels
                 )
@@ -283,6 +289,8 @@ class Tidewatch:
             await self.remote_write.stop()
         if hasattr(self, "log_agent"):
             await self.log_agent.stop()
+        if hasattr(self, "log_forwarder"):
+            await self.log_forwarder.stop()
         if hasattr(self, "log_store"):
             await asyncio.to_thread(self.log_store.close)
         if hasattr(self, "tsdb"):

@@ -1,6 +1,7 @@
 """The agent's configuration: a Promtail config file as it is (``server``, ``positions``,
 ``clients``, ``scrape_configs``, ``target_config``), or the ``logs:`` section of
-tidewatch.yml (the same keys but ``clients``: lines stay in-process).
+tidewatch.yml (the same keys; there lines go to the store, and ``clients`` are where the
+server forwards everything it stores, see :mod:`tidewatch.logs.forward`).
 
 Every error names the file, the line and the field. Relative paths (positions file)
 are relative to the config file.
