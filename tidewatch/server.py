@@ -177,6 +177,7 @@ class Tidewatch:
             self.rule_manager,
             self._embedded_am,
             self.log_agent,
+            self.log_forwarder,
             self.remote_write,
         ):
             self.self_metrics.add_source(source)

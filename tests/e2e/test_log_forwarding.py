@@ -60,6 +60,13 @@ logs:
         tailed = wait_log_streams(central, '{job="files"}', 2)
         assert [v[1] for v in tailed[0]["values"]] == ["tailed one", "tailed two"]
         assert tailed[0]["stream"]["site"] == "edge"
+        want = (
+            f'tidewatch_log_forward_sent_entries_total{{url="{central.url}/loki/api/v1/push"}} 4.0'
+        )
+        deadline = time.monotonic() + 10
+        while want not in edge.get("/metrics").body.decode():
+            assert time.monotonic() < deadline, "sent lines are counted"
+            time.sleep(0.1)
     finally:
         edge.stop()
         central.stop()
@@ -83,5 +90,20 @@ logs:
             _push(edge, {"job": "app"}, [f"line {i}"])
         assert len(wait_log_streams(edge, '{job="app"}', 3)[0]["values"]) == 3
         assert edge.get("/-/ready").status == 200
+        deadline = time.monotonic() + 20
+        failed = ""
+        while time.monotonic() < deadline and not failed:
+            lines = edge.get("/metrics").body.decode().splitlines()
+            failed = next(
+                (
+                    ln
+                    for ln in lines
+                    if ln.startswith("tidewatch_log_forward_failed_entries_total")
+                    and not ln.endswith(" 0.0")
+                ),
+                "",
+            )
+            time.sleep(0.2)
+        assert failed, "failed forwards are counted"
     finally:
         edge.stop()

@@ -13,7 +13,10 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
 
 from tidewatch.logs.agent.config import ClientConfig
 from tidewatch.logs.agent.sink import HTTPSink, LogBatch, LogEntry, SinkError
@@ -84,9 +87,26 @@ class LogForwarder:
     def clients(self) -> list[ClientConfig]:
         return [q.cfg for q in self._queues]
 
-    def stats(self) -> list[tuple[str, int, int, int]]:
-        """(url, sent lines, dropped lines, failed lines) per client."""
-        return [(q.cfg.url, q.sink.sent_entries, q.dropped, q.failed) for q in self._queues]
+    def self_metrics(self) -> Iterable[Metric]:
+        prefix = "tidewatch_log_forward_"
+        sent = CounterMetricFamily(
+            prefix + "sent_entries", "Log lines delivered to the client.", labels=["url"]
+        )
+        failed = CounterMetricFamily(
+            prefix + "failed_entries", "Log lines given up on after retries.", labels=["url"]
+        )
+        dropped = CounterMetricFamily(
+            prefix + "dropped_entries", "Log lines dropped from a full queue.", labels=["url"]
+        )
+        pending = GaugeMetricFamily(
+            prefix + "pending_entries", "Log lines waiting to be sent.", labels=["url"]
+        )
+        for q in list(self._queues):
+            sent.add_metric([q.cfg.url], q.sink.sent_entries)
+            failed.add_metric([q.cfg.url], q.failed)
+            dropped.add_metric([q.cfg.url], q.dropped)
+            pending.add_metric([q.cfg.url], len(q.pending))
+        return [sent, failed, dropped, pending]
 
     async def apply(self, clients: list[ClientConfig]) -> None:
         """Start forwarding to ``clients`` (replacing the previous list)."""
